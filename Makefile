@@ -1,0 +1,54 @@
+# Everything runs inside .venv, created on first use. `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+RAG    := $(VENV)/bin/rag
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 7860
+# The one test command: README, `make test` and .ci/run all use it.
+TEST_CMD := $(PY) -m pytest
+
+.PHONY: help install browser run test eval bench check clean
+
+help:  ## list targets
+	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	# llama-cpp-python compiles from source (a few minutes, once); use both cores for it.
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PY) -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the package with its test tools
+
+browser:  ## Debian's Chromium for the browser test (needs root and apt; skipped otherwise)
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian chromium for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "no /usr/bin/chromium and cannot install it: the browser test will be skipped"; fi
+
+run: install  ## ingest seeds/ into index/ and serve the chat UI on http://$(HOST):$(PORT)
+	$(RAG) ingest seeds
+	$(RAG) serve --host $(HOST) --port $(PORT)
+
+test: install browser  ## run the whole test suite
+	$(TEST_CMD)
+
+eval: install  ## quality tables on ../shared/eval (extractive and the bundled GGUF model)
+	$(RAG) eval --backend extractive --out .cache/eval-extractive.json
+	$(RAG) eval --backend llamacpp --out .cache/eval-llamacpp.json
+
+bench: install  ## speed table (ingest, retrieval, answer latency, cold start)
+	$(RAG) bench
+
+check: install  ## lint and type-check
+	$(VENV)/bin/ruff check rag tests
+	$(VENV)/bin/mypy
+
+clean:  ## remove the venv, caches and the default index
+	rm -rf $(VENV) .cache index/chroma index/keyword index/manifest.json

@@ -1,0 +1,156 @@
+"""`rag` command line: ingest, ask, serve, status, eval, bench. Errors print as one line, exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from rag.errors import RagError
+from rag.types import Answer
+
+BACKENDS = ["auto", "ollama", "llamacpp", "extractive"]
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--index",
+        default=os.environ.get("RAG_INDEX", "index"),
+        help="index folder (default: $RAG_INDEX or ./index)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Cited question answering over news articles, offline.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="add articles (.txt .md .html files or folders) to the index")
+    _common(p)
+    p.add_argument("paths", nargs="+", help="files or folders (folders are read recursively)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("ask", help="answer one question with cited sources")
+    _common(p)
+    p.add_argument("question")
+    p.add_argument("--backend", choices=BACKENDS, help="answer backend (default: settings, 'auto')")
+    p.add_argument("--top-k", type=int, help="passages to read (default: settings, 5)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (stable shape for scripts)")
+
+    p = sub.add_parser("serve", help="chat UI in the browser")
+    _common(p)
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=7860)
+
+    p = sub.add_parser("status", help="index counts, manifest, available backends")
+    _common(p)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("eval", help="quality figures on ../shared/eval (see `make eval`)")
+    _common(p)
+    p.add_argument("--data", default=None, help="eval folder (default: ../shared/eval)")
+    p.add_argument("--backend", choices=BACKENDS, default="extractive")
+    p.add_argument("--out", default=None, help="also write the results as JSON here")
+
+    p = sub.add_parser("bench", help="speed figures (see `make bench`)")
+    _common(p)
+    p.add_argument("--queries", type=int, default=50)
+    return parser
+
+
+def render_answer(a: Answer, with_text: bool = True) -> str:
+    """Plain-text rendering: the answer, then its numbered sources with their quotes."""
+    lines = [a.text, ""] if with_text else [""]
+    if a.abstained:
+        lines.append("Closest passages:")
+        for i, sp in enumerate(a.passages[:3], start=1):
+            lines.append(f"  ({i}) {sp.passage.title} [{sp.passage.path}]")
+            lines.append(textwrap.indent(textwrap.fill(sp.passage.text[:300] + "...", 96), "      "))
+    for c in a.citations:
+        p = c.passage
+        meta = " | ".join(x for x in (p.source, p.published or "", p.path) if x)
+        lines.append(f"[{c.n}] {p.title} ({meta}), chars {c.start}-{c.end}")
+        lines.append(textwrap.indent(textwrap.fill(f"\u201c{c.quote}\u201d", 96), "    "))
+    note = f"answered by: {a.backend}"
+    if a.fallback_reason:
+        note += f" (fallback: {a.fallback_reason})"
+    lines += ["", note]
+    return "\n".join(lines)
+
+
+def _open(args: argparse.Namespace, **settings: Any):  # type: ignore[no-untyped-def]
+    import rag
+
+    return rag.open(Path(args.index), **settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except RagError as e:
+        print(f"rag {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "ingest":
+        report = _open(args).ingest(*args.paths, progress=not args.quiet)
+        print(report.summary())
+        return 1 if report.failed and not (report.new or report.updated or report.unchanged) else 0
+    if args.command == "ask":
+        idx = _open(args)
+        if args.json:
+            print(json.dumps(idx.ask(args.question, backend=args.backend, top_k=args.top_k).to_json(), ensure_ascii=False, indent=2))
+            return 0
+        stream = idx.ask_stream(args.question, backend=args.backend, top_k=args.top_k)
+        for piece in stream:  # verified pieces, shown as they arrive; together they are the answer text
+            print(piece, end="", flush=True)
+        print()
+        print(render_answer(stream.answer, with_text=False))
+        return 0
+    if args.command == "serve":
+        from rag.ui import serve
+
+        serve(_open(args), host=args.host, port=args.port)
+        return 0
+    if args.command == "status":
+        status = _open(args).status()
+        if args.json:
+            print(json.dumps(status, indent=2))
+        else:
+            print(_render_status(status))
+        return 0
+    if args.command == "eval":
+        from rag.eval import run_eval
+
+        return run_eval(data=args.data, backend=args.backend, out=args.out)
+    if args.command == "bench":
+        from rag.bench import run_bench
+
+        return run_bench(queries=args.queries)
+    raise AssertionError(args.command)
+
+
+def _render_status(s: dict[str, Any]) -> str:
+    m = s["manifest"]
+    lines = [
+        f"index:    {s['index']}",
+        f"chroma:   {s['chroma']}",
+        f"articles: {m.get('articles', 0)}   passages: {s['passages']}   revision: {m.get('revision', 0)}",
+        f"built with: {json.dumps(m.get('identity', {}))}",
+        f"default backend: {s['default_backend']}",
+        "backends:",
+    ]
+    for name, b in s["backends"].items():
+        lines.append(f"  {name:<10} {'yes' if b['available'] else 'no ':<4} {b['detail']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

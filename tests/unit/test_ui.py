@@ -1,0 +1,118 @@
+"""The UI's pure rendering: sources panel, chat bubble and status line, from hand-built answers."""
+
+from __future__ import annotations
+
+from rag.types import Answer, Citation, Passage, ScoredPassage
+from rag.ui import answer_message, as_markdown_text, backend_note, render_sources, render_status
+
+
+def _passage(n: int, **kw: object) -> Passage:
+    fields: dict[str, object] = {
+        "id": f"p{n}",
+        "article_id": f"a{n}",
+        "text": f"Passage {n} text.",
+        "start": 0,
+        "end": 16,
+        "path": f"seeds/00{n}_article.txt",
+        "title": f"Title {n}",
+        "source": "Example News",
+        "published": "2025-11-05",
+    }
+    fields.update(kw)
+    return Passage(**fields)  # type: ignore[arg-type]
+
+
+def _answer_with(citations: list[Citation], **kw: object) -> Answer:
+    return Answer(question="who claims Pokrovsk has fallen?", text="Mosiychuk claimed it [1].", citations=citations, **kw)  # type: ignore[arg-type]
+
+
+def test_sources_show_marker_title_outlet_date_path_and_quote() -> None:
+    quote = "Igor Mosiychuk claimed that Ukrainian troops had lost control of Pokrovsk."
+    html = render_sources(_answer_with([
+        Citation(1, _passage(1), quote, 10, 80),
+        Citation(2, _passage(2, title="Second story", published=None, source=""), "Other quote.", 0, 12),
+    ]))
+    assert html.index("[1]") < html.index("Title 1") < html.index("Example News") < html.index("2025-11-05") < html.index("seeds/001_article.txt")
+    assert f"<blockquote>{quote}</blockquote>" in html
+    assert "[2]" in html and "Second story" in html
+    assert "undated" in html and "unknown outlet" in html  # missing metadata is said, not left blank
+    assert "answered by extractive" in html
+
+
+def test_sources_escape_html_everywhere() -> None:
+    evil = _passage(1, title="<script>alert(1)</script>", source="A&B <i>", path='x/"><img src=x onerror=alert(2)>.txt')
+    answer = Answer(
+        question="<b>who</b>?",
+        text="t [1]",
+        citations=[Citation(1, evil, 'He said "<img src=x onerror=alert(3)>" & left.', 0, 5)],
+    )
+    html = render_sources(answer)
+    assert "<script>" not in html and "<img" not in html and "<b>who" not in html and "<i>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "A&amp;B &lt;i&gt;" in html
+    assert "&lt;img src=x onerror=alert(3)&gt;" in html and "&quot;" in html
+
+
+def test_abstention_lists_closest_passages() -> None:
+    near = [
+        ScoredPassage(_passage(1, text="Myrnohrad faced an operational encirclement. " * 20), 0.42),
+        ScoredPassage(_passage(2, title="<Weather>"), 0.17),
+    ]
+    answer = Answer(
+        question="what is the capital of Mars?",
+        text="Not found in the indexed articles.",
+        abstained=True,
+        abstain_reason="best evidence score 0.12 is below 0.30",
+        passages=near,
+    )
+    html = render_sources(answer)
+    assert "Not found in the indexed articles" in html
+    assert "Closest passages" in html
+    assert html.index("[1]") < html.index("Title 1") < html.index("[2]") < html.index("&lt;Weather&gt;")
+    assert "score 0.420" in html
+    assert "…" in html and html.count("Myrnohrad") < 20  # long passages are cut to an excerpt
+    assert "<blockquote>" not in html  # nothing is presented as a quote supporting an answer
+    assert "no answer: best evidence score 0.12 is below 0.30" in html
+
+
+def test_abstention_without_passages_says_so() -> None:
+    html = render_sources(Answer(question="q", text="", abstained=True))
+    assert "Not found in the indexed articles" in html and "no passages" in html
+
+
+def test_backend_note_names_backend_or_fallback() -> None:
+    assert backend_note(_answer_with([], backend="ollama")) == "answered by ollama"
+    fell_back = _answer_with([], backend="extractive", fallback_reason="no generated sentence was supported")
+    assert backend_note(fell_back) == "extractive fallback: no generated sentence was supported"
+
+
+def test_answer_message_is_literal_text_plus_backend_line() -> None:
+    a = _answer_with([], backend="llamacpp", timings={"total_s": 1.25})
+    a.text = "Prices rose *sharply* <b>[1]</b>."
+    msg = answer_message(a)
+    assert msg.startswith("Prices rose \\*sharply\\* &lt;b&gt;\\[1\\]&lt;/b&gt;.")
+    assert msg.endswith("*answered by llamacpp · 1.2 s*")
+    abstained = answer_message(Answer(question="q", text="Not found in the indexed articles.", abstained=True))
+    assert abstained.startswith("Not found in the indexed articles.")
+
+
+def test_as_markdown_text_keeps_plain_words() -> None:
+    assert as_markdown_text("Mosiychuk said so [1].") == "Mosiychuk said so \\[1\\]."
+
+
+def test_status_shows_counts_and_backend_availability() -> None:
+    status = {
+        "index": "index",
+        "passages": 42,
+        "manifest": {"articles": 5, "passages": 42},
+        "backends": {
+            "ollama": {"available": False, "detail": "Ollama is not reachable"},
+            "llamacpp": {"available": True, "detail": "model.gguf"},
+            "extractive": {"available": True, "detail": "no model"},
+        },
+        "default_backend": "auto",
+    }
+    line = render_status(status)
+    assert "5 articles, 42 passages" in line
+    assert "✗ ollama (Ollama is not reachable)" in line and "✓ llamacpp" in line and "✓ extractive" in line
+    assert "auto → llamacpp" in line
