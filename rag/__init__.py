@@ -15,10 +15,19 @@ from rag.errors import RagError
 from rag.pipeline import AnswerStream, Index, open_index
 from rag.types import Answer, Article, Citation, Claim, IngestReport, Passage
 
-open = open_index  # noqa: A001 - `rag.open(path)` reads best; the builtin is not used in this module
+open = open_index
 
 __all__ = [
-    "Answer", "AnswerStream", "Article", "Citation", "Claim", "Index", "IngestReport", "Passage",
-    "RagError", "Settings", "open",
+    "Answer",
+    "AnswerStream",
+    "Article",
+    "Citation",
+    "Claim",
+    "Index",
+    "IngestReport",
+    "Passage",
+    "RagError",
+    "Settings",
+    "open",
 ]
 __version__ = "0.1.0"

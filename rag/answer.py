@@ -59,7 +59,9 @@ def answer_messages(question: str, passages: list[ScoredPassage]) -> list[ChatMe
     """System rules plus the numbered passages and the question, from the templates in prompts/."""
     return [
         ChatMessage(role=MessageRole.SYSTEM, content=load_prompt("system")),
-        ChatMessage(role=MessageRole.USER, content=render("answer", passages=format_passages(passages), question=question)),
+        ChatMessage(
+            role=MessageRole.USER, content=render("answer", passages=format_passages(passages), question=question)
+        ),
     ]
 
 
@@ -96,7 +98,9 @@ class _Citer:
 def extractive_answer(question: str, passages: list[ScoredPassage], evidence: list[Evidence]) -> Answer:
     """The best evidence sentences, verbatim, each cited. Needs no model and cannot invent anything."""
     if not evidence:
-        return Answer(question=question, text=NOT_FOUND_TEXT, abstained=True, abstain_reason="no evidence", passages=passages)
+        return Answer(
+            question=question, text=NOT_FOUND_TEXT, abstained=True, abstain_reason="no evidence", passages=passages
+        )
     citer = _Citer()
     chosen: list[str] = []
     floor = evidence[0].score * EXTRACTIVE_RELATIVE
@@ -107,7 +111,9 @@ def extractive_answer(question: str, passages: list[ScoredPassage], evidence: li
             continue
         n = citer.cite(passages[ev.rank].passage, ev.text, ev.start, ev.end)
         chosen.append(f"{ev.text} [{n}]")
-    return Answer(question=question, text=" ".join(chosen), citations=citer.citations, backend="extractive", passages=passages)
+    return Answer(
+        question=question, text=" ".join(chosen), citations=citer.citations, backend="extractive", passages=passages
+    )
 
 
 def abstention(question: str, passages: list[ScoredPassage], reason: str) -> Answer:
@@ -190,13 +196,16 @@ def generate_verified(
 
     if checker.kept:
         yield Answer(
-            question=question, text=" ".join(checker.kept), citations=checker.citer.citations, backend=backend, passages=passages
+            question=question,
+            text=" ".join(checker.kept),
+            citations=checker.citer.citations,
+            backend=backend,
+            passages=passages,
         )
         return
     fallback = extractive_answer(question, passages, evidence)
-    fallback.fallback_reason = (
-        f"the {backend} answer had no sentence supported by the passage it cited"
-        + (f" ({len(checker.dropped)} removed)" if checker.dropped else "")
+    fallback.fallback_reason = f"the {backend} answer had no sentence supported by the passage it cited" + (
+        f" ({len(checker.dropped)} removed)" if checker.dropped else ""
     )
     yield fallback.text
     yield fallback

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 # A follow-up leans on what came before: it opens with a connective, points back with a pronoun, or is
 # too short to stand alone ("and Myrnohrad?").
 _FOLLOW_UP = re.compile(
-    r"^(and|but|also|what about|how about|and what about|why|so)\b|\b(he|she|they|it|that|this|those|him|her|them|his|its|their)\b",
+    r"^(and|but|also|what about|how about|and what about|why|so)\b"
+    r"|\b(he|she|they|it|that|this|those|him|her|them|his|its|their)\b",
     re.IGNORECASE,
 )
 
@@ -40,32 +41,11 @@ class Chat:
         q = self.index.validate_question(question)
         query = condense(q, [a.query or a.question for a in self.turns])
         stream = self.index.ask_stream(q, backend=backend, top_k=top_k, query=query)
-        return _Recording(stream, self.turns)
+        stream.on_answer(self.turns.append)
+        return stream
 
     def ask(self, question: str, backend: str | None = None, top_k: int | None = None) -> Answer:
         return self.ask_stream(question, backend=backend, top_k=top_k).answer
 
     def reset(self) -> None:
         self.turns.clear()
-
-
-class _Recording:
-    """An AnswerStream that appends its final answer to the chat history."""
-
-    def __init__(self, stream: AnswerStream, turns: list[Answer]) -> None:
-        self._stream, self._turns, self._recorded = stream, turns, False
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        yield from self._stream
-        self._record()
-
-    @property
-    def answer(self) -> Answer:
-        a = self._stream.answer
-        self._record()
-        return a
-
-    def _record(self) -> None:
-        if not self._recorded:
-            self._turns.append(self._stream.answer)
-            self._recorded = True

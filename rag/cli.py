@@ -106,7 +106,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "ask":
         idx = _open(args)
         if args.json:
-            print(json.dumps(idx.ask(args.question, backend=args.backend, top_k=args.top_k).to_json(), ensure_ascii=False, indent=2))
+            print(
+                json.dumps(
+                    idx.ask(args.question, backend=args.backend, top_k=args.top_k).to_json(),
+                    ensure_ascii=False,
+                    indent=2,
+                )
+            )
             return 0
         stream = idx.ask_stream(args.question, backend=args.backend, top_k=args.top_k)
         for piece in stream:  # verified pieces, shown as they arrive; together they are the answer text

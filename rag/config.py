@@ -85,10 +85,10 @@ class Settings(BaseSettings):
         None, description="Chroma server URL (http://HOST:PORT); unset: embedded Chroma inside `index`."
     )
     collection: str = Field("passages", description="Chroma collection name.")
-    embed: EmbedSettings = Field(default_factory=EmbedSettings, description="Embedding model.")  # type: ignore[arg-type]
-    chunk: ChunkSettings = Field(default_factory=ChunkSettings, description="Passage chunking.")  # type: ignore[arg-type]
-    retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings, description="Retrieval.")  # type: ignore[arg-type]
-    llm: LLMSettings = Field(default_factory=LLMSettings, description="Answer generation.")  # type: ignore[arg-type]
+    embed: EmbedSettings = Field(default_factory=EmbedSettings, description="Embedding model.")
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings, description="Passage chunking.")
+    retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings, description="Retrieval.")
+    llm: LLMSettings = Field(default_factory=LLMSettings, description="Answer generation.")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
 
     @classmethod

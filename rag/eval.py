@@ -62,7 +62,15 @@ def score_question(q: dict[str, Any], a: Answer) -> QuestionResult:
         correct = any(w in a.text.lower() for w in wanted) and bool(cited_sources & sources)
     good = sum(overlaps_evidence(c.passage.text, q["evidence"]) for c in a.citations)
     return QuestionResult(
-        q["id"], q["type"], recall5, rr10, correct, len(a.citations), good, a.abstained, a.backend,
+        q["id"],
+        q["type"],
+        recall5,
+        rr10,
+        correct,
+        len(a.citations),
+        good,
+        a.abstained,
+        a.backend,
         a.timings.get("total_s", 0.0),
     )
 
@@ -96,12 +104,24 @@ def summarise(results: list[QuestionResult]) -> dict[str, dict[str, Any]]:
 
 
 def format_table(title: str, table: dict[str, dict[str, Any]]) -> str:
-    cols = ["n", "recall@5", "mrr@10", "answer", "citation_precision", "abstain_when_unanswerable", "wrong_abstain", "mean_s"]
+    cols = [
+        "n",
+        "recall@5",
+        "mrr@10",
+        "answer",
+        "citation_precision",
+        "abstain_when_unanswerable",
+        "wrong_abstain",
+        "mean_s",
+    ]
     heads = ["type", "n", "R@5", "MRR@10", "answer", "cite-prec", "abstain(unans)", "wrong-abstain", "mean s"]
-    order = sorted((k for k in table if k != "all"), key=str) + ["all"]
-    rows = [[k] + [_fmt(table[k][c]) for c in cols] for k in order]
+    order = [*sorted(k for k in table if k != "all"), "all"]
+    rows = [[k, *(_fmt(table[k][c]) for c in cols)] for k in order]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"  # noqa: E731
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([f"\n{title}", line(heads), sep, *(line(r) for r in rows)])
 
@@ -126,9 +146,13 @@ def cached_index(name: str, sources: list[Path], settings: Settings) -> Index:
     return idx
 
 
-def eval_seeds(data: Path, backend: str, settings: Settings | None = None) -> tuple[list[QuestionResult], dict[str, dict[str, Any]]]:
+def eval_seeds(
+    data: Path, backend: str, settings: Settings | None = None
+) -> tuple[list[QuestionResult], dict[str, dict[str, Any]]]:
     settings = settings or Settings()
-    idx = cached_index("seeds", [data.parent.parent / "seeds" if (data.parent.parent / "seeds").is_dir() else ROOT / "seeds"], settings)
+    idx = cached_index(
+        "seeds", [data.parent.parent / "seeds" if (data.parent.parent / "seeds").is_dir() else ROOT / "seeds"], settings
+    )
     questions = [json.loads(line) for line in (data / "seeds_qa.jsonl").read_text().splitlines() if line.strip()]
     results = [score_question(q, idx.ask(q["question"], backend=backend)) for q in questions]
     return results, summarise(results)
@@ -143,5 +167,7 @@ def run_eval(data: str | None = None, backend: str = "extractive", out: str | No
     print(format_table(f"seeds_qa ({len(results)} questions), backend={backend}", table))
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps({"backend": backend, "table": table, "questions": [r.__dict__ for r in results]}, indent=2))
+        Path(out).write_text(
+            json.dumps({"backend": backend, "table": table, "questions": [r.__dict__ for r in results]}, indent=2)
+        )
     return 0

@@ -60,7 +60,9 @@ def _similarity_score(similarity: float | None) -> float:
 
 
 _DOUBLE_QUOTES = re.compile(r'["“”«»]')
-_PRONOUN_SPEAKER = re.compile(r"[,.!?]?[\"”’']?\s*(he|she|they)\s+(said|added|says|adds|told|wrote|stated|continued)\b", re.I)
+_PRONOUN_SPEAKER = re.compile(
+    r"[,.!?]?[\"”’']?\s*(he|she|they)\s+(said|added|says|adds|told|wrote|stated|continued)\b", re.I
+)
 
 
 def _quotation_bounds(texts: list[str], i: int) -> tuple[int, int]:
@@ -68,7 +70,7 @@ def _quotation_bounds(texts: list[str], i: int) -> tuple[int, int]:
     sentences is kept whole, and "..., he said" takes the sentence before it, which names him."""
     first = last = i
     if len(_DOUBLE_QUOTES.findall(texts[i])) % 2:
-        opens = texts[i].lstrip()[:1] in "\"“«" and not re.search(r'["”»]\s*\S*\s*\w+ (said|added|says)', texts[i])
+        opens = texts[i].lstrip()[:1] in '"“«' and not re.search(r'["”»]\s*\S*\s*\w+ (said|added|says)', texts[i])
         if opens and i + 1 < len(texts):
             last = i + 1
         elif i > 0:

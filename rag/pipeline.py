@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +15,10 @@ from rag.answer import abstention, extractive_answer, generate_verified
 from rag.chat import Chat
 from rag.config import Settings
 from rag.embed import Embedder, make_embedder
-from rag.errors import BadQuestion, NoArticles
+from rag.errors import BackendUnavailable, BadQuestion, NoArticles, RagError
 from rag.evidence import rank_evidence
 from rag.indexer import ingest_paths
-from rag.llm import backend_statuses, make_llm, resolve_backend
+from rag.llm import backend_statuses, make_llm, normalise_ollama_host, resolve_backend
 from rag.retrieve import HybridRetriever
 from rag.store import Store
 from rag.types import Answer, IngestReport
@@ -35,11 +35,18 @@ class AnswerStream:
     def __init__(self, events: Iterator[str | Answer]) -> None:
         self._events = events
         self._answer: Answer | None = None
+        self._callbacks: list[Callable[[Answer], object]] = []
+
+    def on_answer(self, callback: Callable[[Answer], object]) -> None:
+        """Call `callback(answer)` once the final answer is known (a chat records its history so)."""
+        self._callbacks.append(callback)
 
     def __iter__(self) -> Iterator[str]:
         for event in self._events:
             if isinstance(event, Answer):
                 self._answer = event
+                for callback in self._callbacks:
+                    callback(event)
             else:
                 yield event
 
@@ -63,12 +70,12 @@ class Index:
     >>> a.text, a.citations[0].quote, a.citations[0].passage.path    # doctest: +SKIP
     """
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None, llm: LLM | None = None) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, language_model: LLM | None = None) -> None:
         self.settings = settings
         self.embedder = embedder or make_embedder(settings.embed.model, settings.embed.threads)
         self.store = Store(settings, self.embedder.name)
         self.retriever = HybridRetriever(self.store, self.embedder, settings.retrieve)
-        self._injected_llm = llm
+        self._injected_llm = language_model
         self._llms: dict[str, LLM] = {}
 
     # --- ingest ---------------------------------------------------------------------------------
@@ -82,7 +89,9 @@ class Index:
         if not q:
             raise BadQuestion("the question is empty")
         if len(q) > self.settings.max_question_chars:
-            raise BadQuestion(f"the question has {len(q):,} characters; the limit is {self.settings.max_question_chars:,}")
+            raise BadQuestion(
+                f"the question has {len(q):,} characters; the limit is {self.settings.max_question_chars:,}"
+            )
         if not re.search(r"[^\W_]", q):
             raise BadQuestion("the question has no words, only punctuation or symbols")
         return q
@@ -121,7 +130,9 @@ class Index:
     def _answer_events(self, question: str, backend: str, top_k: int | None, query: str) -> Iterator[str | Answer]:
         t0 = time.perf_counter()
         if self.store.count() == 0:
-            raise NoArticles(f"the index at {self.settings.chroma_url or self.settings.index} has no articles: run `rag ingest PATH`")
+            raise NoArticles(
+                f"the index at {self.settings.chroma_url or self.settings.index} has no articles: run `rag ingest PATH`"
+            )
         passages, _ = self.retriever.retrieve(query, top_k)
         t1 = time.perf_counter()
         evidence = rank_evidence(query, passages, self.store.keyword_index().knows, self.store.article_text)
@@ -129,20 +140,25 @@ class Index:
         best = max((e.coverage for e in evidence), default=0.0)
         answer: Answer | None = None
         first_token: float | None = None
-        if best < self.settings.retrieve.min_coverage:
-            answer = abstention(
-                question, passages, f"no passage covers the question (best coverage {best:.2f} < {self.settings.retrieve.min_coverage:.2f})"
-            )
+        floor = self.settings.retrieve.min_coverage
+        if best < floor:
+            reason = f"no passage covers the question (best coverage {best:.2f} < {floor:.2f})"
+            answer = abstention(question, passages, reason)
         elif backend == "extractive":
             answer = extractive_answer(question, passages, evidence)
             yield answer.text
         else:
-            for event in generate_verified(self._llm(backend), question, passages, evidence, backend):
-                if isinstance(event, Answer):
-                    answer = event
-                else:
-                    first_token = first_token or time.perf_counter()
-                    yield event
+            try:
+                for event in generate_verified(self._llm(backend), question, passages, evidence, backend):
+                    if isinstance(event, Answer):
+                        answer = event
+                    else:
+                        first_token = first_token or time.perf_counter()
+                        yield event
+            except RagError:
+                raise
+            except Exception as e:  # the backend's own errors (HTTP, llama.cpp) become one clear message
+                raise BackendUnavailable(self._backend_failure(backend, e)) from e
         assert answer is not None
         t3 = time.perf_counter()
         answer.timings = {"retrieve_s": t1 - t0, "evidence_s": t2 - t1, "answer_s": t3 - t2, "total_s": t3 - t0}
@@ -152,6 +168,16 @@ class Index:
         answer.query = query
         answer.settings_hash = self.settings.settings_hash()
         yield answer
+
+    def _backend_failure(self, backend: str, e: Exception) -> str:
+        msg = f"the {backend} backend failed: {type(e).__name__}: {e}"
+        if backend == "ollama":
+            llm = self.settings.llm
+            msg += (
+                f". Ollama at {normalise_ollama_host(llm.ollama_host)}: is `ollama serve` running and "
+                f"`ollama pull {llm.ollama_model}` done? Or use --backend extractive."
+            )
+        return msg
 
     def chat(self) -> Chat:
         """A conversation: follow-up questions are read in the light of the previous ones."""
@@ -165,14 +191,23 @@ class Index:
             "chroma": self.settings.chroma_url or f"embedded ({self.settings.index / 'chroma'})",
             "passages": self.store.count(),
             "manifest": self.store.manifest(),
-            "backends": {s.name: {"available": s.available, "detail": s.detail} for s in backend_statuses(self.settings.llm)},
+            "backends": {
+                s.name: {"available": s.available, "detail": s.detail} for s in backend_statuses(self.settings.llm)
+            },
             "default_backend": self.settings.llm.backend,
         }
 
 
-def open_index(path: str | Path | None = None, *, embedder: Embedder | None = None, llm: LLM | None = None, **settings: Any) -> Index:
+def open_index(
+    path: str | Path | None = None,
+    *,
+    embedder: Embedder | None = None,
+    language_model: LLM | None = None,
+    **settings: Any,
+) -> Index:
     """Open (or create) the index at `path`; keyword arguments override settings, e.g.
-    `rag.open("index", llm={"backend": "extractive"}, retrieve={"top_k": 8})`."""
+    `rag.open("index", llm={"backend": "extractive"}, retrieve={"top_k": 8})`.
+    `embedder` and `language_model` replace the configured components (tests pass fakes here)."""
     if path is not None:
         settings["index"] = Path(path)
-    return Index(Settings(**settings), embedder=embedder, llm=llm)
+    return Index(Settings(**settings), embedder=embedder, language_model=language_model)

@@ -12,9 +12,9 @@ from rag.keyword import fold, tokenize
 
 # Question words and other words that carry no evidence of their own.
 _QUESTION_WORDS = set(
-    "who whom whose what which when where why how many much did does do is are was were according "
-    "tell me about please name list give there this these those any some can could would should will "
-    "vem vad vilken vilka när var varför hur".split()
+    """who whom whose what which when where why how many much did does do is are was were according
+    tell me about please name list give there this these those any some can could would should will
+    vem vad vilken vilka när var varför hur""".split()
 )
 _NUMBER = re.compile(r"\d[\d,.\u202f ]*\d|\d")
 _PREFIX = 5

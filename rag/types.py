@@ -127,8 +127,15 @@ class Answer:
             "settings_hash": self.settings_hash,
             # What retrieval found, best first: for an abstention, the nearest passages to read.
             "passages": [
-                {"rank": i, "path": sp.passage.path, "title": sp.passage.title, "score": round(sp.score, 4),
-                 "start": sp.passage.start, "end": sp.passage.end, "text": sp.passage.text}
+                {
+                    "rank": i,
+                    "path": sp.passage.path,
+                    "title": sp.passage.title,
+                    "score": round(sp.score, 4),
+                    "start": sp.passage.start,
+                    "end": sp.passage.end,
+                    "text": sp.passage.text,
+                }
                 for i, sp in enumerate(self.passages, start=1)
             ],
         }

@@ -77,7 +77,7 @@ class ScriptedLLM(CustomLLM):
         if callable(self._script):
             return str(self._script(prompt))
         replies = list(self._script)
-        return replies[min(len(self._prompts), len(replies)) - 1]
+        return str(replies[min(len(self._prompts), len(replies)) - 1])
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
