@@ -11,7 +11,7 @@ _SOURCE_TREE = Path(__file__).resolve().parent.parent / "prompts"
 
 
 def _prompt_dir() -> Path:
-    packaged = resources.files("rag") / "prompts"
+    packaged = resources.files("rag") / "_prompts"  # where the wheel puts prompts/ (pyproject.toml)
     if packaged.is_dir():
         return Path(str(packaged))
     return _SOURCE_TREE

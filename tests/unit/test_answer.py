@@ -25,14 +25,24 @@ P1_TEXT = (
     "Former parliamentarian Igor Mosiychuk claimed on November 4 that Ukrainian troops had lost control of Pokrovsk. "
     "He said 2,000 soldiers were at risk of encirclement near Mirnograd."
 )
-P2_TEXT = "Russian forces shelled Kramatorsk overnight, the regional governor said. Three apartment blocks were damaged."
+P2_TEXT = (
+    "Russian forces shelled Kramatorsk overnight, the regional governor said. Three apartment blocks were damaged."
+)
 P1_OFFSET = 40  # the passage starts 40 characters into its article
 
 
 def scored(n: int, text: str, start: int = 0, score: float = 1.0) -> ScoredPassage:
     passage = Passage(
-        id=f"art{n}:0", article_id=f"art{n}", text=text, start=start, end=start + len(text),
-        path=f"/news/{n}.txt", title=f"Title {n}", source="Example News", published="2025-11-05", language="en",
+        id=f"art{n}:0",
+        article_id=f"art{n}",
+        text=text,
+        start=start,
+        end=start + len(text),
+        path=f"/news/{n}.txt",
+        title=f"Title {n}",
+        source="Example News",
+        published="2025-11-05",
+        language="en",
     )
     return ScoredPassage(passage, score)
 
@@ -153,7 +163,11 @@ def test_correct_sentences_are_kept_and_renumbered_in_order_of_first_use(passage
         "Did Mosiychuk claim Ukrainian troops had lost control of Pokrovsk [2]?",
     ]
     c1, c2 = checker.citer.citations
-    assert (c1.n, c1.passage.id, c1.quote) == (1, "art2:0", "Russian forces shelled Kramatorsk overnight, the regional governor said.")
+    assert (c1.n, c1.passage.id, c1.quote) == (
+        1,
+        "art2:0",
+        "Russian forces shelled Kramatorsk overnight, the regional governor said.",
+    )
     assert (c1.start, c1.end) == (0, 72)
     first_p1_sentence = P1_TEXT.split(". ")[0] + "."
     assert (c2.n, c2.passage.id, c2.quote) == (2, "art1:0", first_p1_sentence)
@@ -230,7 +244,10 @@ def test_sentence_is_held_back_until_the_next_one_starts_with_words() -> None:
     # The marker may still come: nothing is finished yet.
     assert complete_sentences("Mosiychuk claimed Pokrovsk fell.") == ([], "Mosiychuk claimed Pokrovsk fell.")
     assert complete_sentences("Mosiychuk claimed Pokrovsk fell. [1]") == ([], "Mosiychuk claimed Pokrovsk fell [1].")
-    assert complete_sentences("Mosiychuk claimed Pokrovsk fell [1]. [") == ([], "Mosiychuk claimed Pokrovsk fell [1]. [")
+    assert complete_sentences("Mosiychuk claimed Pokrovsk fell [1]. [") == (
+        [],
+        "Mosiychuk claimed Pokrovsk fell [1]. [",
+    )
     assert complete_sentences("") == ([], "")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,15 @@ def sentences(text: str, offset: int = 0) -> list[str]:
 
 def article(text: str, path: str = "/news/a.txt") -> Article:
     return Article(
-        id="art1", path=path, title="T", source="S", url="", published="2025-11-05", language="en", text=text, sha256="x"
+        id="art1",
+        path=path,
+        title="T",
+        source="S",
+        url="",
+        published="2025-11-05",
+        language="en",
+        text=text,
+        sha256="x",
     )
 
 
@@ -64,7 +73,10 @@ def test_line_breaks_end_sentences_even_without_punctuation() -> None:
 
 
 def test_decimal_numbers_do_not_end_sentences() -> None:
-    assert sentences("Prices rose 2.5 percent in May. Then they fell.") == ["Prices rose 2.5 percent in May.", "Then they fell."]
+    assert sentences("Prices rose 2.5 percent in May. Then they fell.") == [
+        "Prices rose 2.5 percent in May.",
+        "Then they fell.",
+    ]
 
 
 def test_sentence_offsets_point_into_the_text_and_are_trimmed() -> None:
@@ -94,7 +106,7 @@ def test_seed_sentences_reassemble_their_article() -> None:
     # Every non-blank character is in exactly one sentence, in order.
     joined = "".join(text[s.start : s.end] for s in spans)
     assert "".join(joined.split()) == "".join(text.split())
-    assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a.end <= b.start for a, b in pairwise(spans))
     # 'operational encirclement.' closes a quote that ends its sentence.
     assert any(text[s.start : s.end].endswith("'operational encirclement.'") for s in spans)
 
@@ -119,7 +131,12 @@ def test_passages_respect_max_chars_and_offsets(max_chars: int, overlap: int) ->
         assert art.text[p.start : p.end] == p.text
         assert p.id == f"art1:{i}"
         assert (p.article_id, p.path, p.title, p.source, p.published, p.language) == (
-            "art1", "/news/a.txt", "T", "S", "2025-11-05", "en",
+            "art1",
+            "/news/a.txt",
+            "T",
+            "S",
+            "2025-11-05",
+            "en",
         )
     # The passages together cover the whole article.
     assert passages[0].start == 0 and passages[-1].end == len(art.text)
@@ -138,7 +155,7 @@ def test_overlap_repeats_last_sentences_of_previous_passage() -> None:
     spans = split_sentences(art.text)
     for overlap in (1, 2):
         passages = chunk_article(art, max_chars=300, overlap_sentences=overlap)
-        for prev, nxt in zip(passages, passages[1:], strict=False):
+        for prev, nxt in pairwise(passages):
             prev_sents = [s for s in spans if prev.start <= s.start and s.end <= prev.end]
             next_sents = [s for s in spans if nxt.start <= s.start and s.end <= nxt.end]
             assert next_sents[:overlap] == prev_sents[-overlap:]
@@ -148,8 +165,8 @@ def test_no_overlap_gives_adjacent_passages() -> None:
     art = article(_long_text())
     spans = split_sentences(art.text)
     passages = chunk_article(art, max_chars=300, overlap_sentences=0)
-    for prev, nxt in zip(passages, passages[1:], strict=False):
-        following = [s for s in spans if s.start >= prev.end][0]
+    for prev, nxt in pairwise(passages):
+        following = next(s for s in spans if s.start >= prev.end)
         assert nxt.start == following.start
 
 
@@ -229,7 +246,7 @@ def test_html_meta_fields_are_read(tmp_path: Path) -> None:
 
 def test_html_without_og_uses_title_tag_canonical_host_and_date_in_file_name(tmp_path: Path) -> None:
     html = (
-        '<html><head><title>Kyiv  restores power</title>'
+        "<html><head><title>Kyiv  restores power</title>"
         '<link rel="canonical" href="https://www.kyivnews.example/power"></head>'
         "<body><p>Power was restored to most of Kyiv on Monday, the city said.</p></body></html>"
     )
@@ -281,7 +298,10 @@ def test_text_is_nfc_normalised(tmp_path: Path) -> None:
 
 
 def test_title_abbreviation_split_over_lines_is_rejoined(tmp_path: Path) -> None:
-    text = "Hospital in Kharkiv treats the wounded\n\nDr.\nElena Petrova said the ward was full.\r\nShe asked for blood donors."
+    text = (
+        "Hospital in Kharkiv treats the wounded\n\n"
+        "Dr.\nElena Petrova said the ward was full.\r\nShe asked for blood donors."
+    )
     art = clean_document(raw(tmp_path / "a.txt", text))
     assert "Dr. Elena Petrova said the ward was full." in art.text
     assert "Dr.\n" not in art.text
