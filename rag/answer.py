@@ -8,21 +8,23 @@ is returned instead, marked as a fallback. The model may be wrong in silence, ne
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from llama_index.core.llms import LLM, ChatMessage, MessageRole
 
-from rag.evidence import Evidence
+from rag.evidence import Evidence, quotation_bounds
 from rag.ingest.chunk import split_sentences
 from rag.prompts import load_prompt, render
 from rag.support import TermSet, content_terms, coverage, supports
 from rag.types import Answer, Citation, Passage, ScoredPassage
 
 NOT_FOUND_TEXT = "Not found in the indexed articles."
-# Share of a generated sentence's words that its cited passage must contain (numbers: all of them).
-MIN_SUPPORT = 0.6
+# Share of a generated sentence's words that one quotation of its cited passage must contain (numbers and
+# names: all of them). 0.6 let "Kyiv has fallen to Russian forces on Monday" pass on unrelated words.
+MIN_SUPPORT = 0.7
 # An extractive answer takes up to this many sentences, each within this share of the best score.
 EXTRACTIVE_SENTENCES = 2
 EXTRACTIVE_RELATIVE = 0.9
@@ -41,15 +43,27 @@ def strip_markers(text: str) -> tuple[str, list[int]]:
     return _MARKERS.sub("", text).strip(), found
 
 
+_TAG = re.compile(r"<(/?)(passage)", re.IGNORECASE)
+
+
+def _attribute(value: str) -> str:
+    return html.escape(value, quote=False).replace('"', "&quot;")
+
+
+def _content(text: str) -> str:
+    """Article text cannot open or close a <passage> tag: it stays material, never framing."""
+    return _TAG.sub(r"&lt;\1\2", text)
+
+
 def format_passages(passages: list[ScoredPassage]) -> str:
     return "\n\n".join(
         render(
             "passage",
             n=i,
-            title=sp.passage.title,
-            source=sp.passage.source or "unknown",
-            published=sp.passage.published or "unknown",
-            text=sp.passage.text,
+            title=_attribute(sp.passage.title),
+            source=_attribute(sp.passage.source or "unknown"),
+            published=_attribute(sp.passage.published or "unknown"),
+            text=_content(sp.passage.text),
         ).strip()
         for i, sp in enumerate(passages, start=1)
     )
@@ -65,19 +79,39 @@ def answer_messages(question: str, passages: list[ScoredPassage]) -> list[ChatMe
     ]
 
 
-def best_quote(passage: Passage, claim: str) -> tuple[str, int, int]:
-    """The sentence of `passage` that shares most words with `claim`, with its article offsets."""
+@dataclass(frozen=True)
+class QuoteUnit:
+    """A sentence of a passage, widened to its whole quotation, with its article offsets: the unit a
+    claim must be supported by. Words gathered from different sentences prove nothing together."""
+
+    text: str
+    start: int
+    end: int
+    terms: TermSet
+
+
+def quote_units(passage: Passage) -> list[QuoteUnit]:
+    spans = split_sentences(passage.text, offset=passage.start)
+    texts = [passage.text[s.start - passage.start : s.end - passage.start] for s in spans]
+    units = []
+    for i in range(len(spans)):
+        first, last = quotation_bounds(texts, i)
+        start, end = spans[first].start, spans[last].end
+        text = passage.text[start - passage.start : end - passage.start]
+        units.append(QuoteUnit(text, start, end, TermSet(text)))
+    return units
+
+
+def supporting_quote(units: list[QuoteUnit], claim: str) -> QuoteUnit | None:
+    """The unit that supports `claim` best (all its numbers, most of its words), or None."""
     terms = content_terms(claim)
-    best: tuple[float, int, int] | None = None
-    for span in split_sentences(passage.text, offset=passage.start):
-        sentence = passage.text[span.start - passage.start : span.end - passage.start]
-        score = coverage(terms, TermSet(sentence))
-        if best is None or score > best[0]:
-            best = (score, span.start, span.end)
-    if best is None:
-        return passage.text, passage.start, passage.end
-    _, start, end = best
-    return passage.text[start - passage.start : end - passage.start], start, end
+    best: tuple[float, QuoteUnit] | None = None
+    for unit in units:
+        if supports(claim, unit.terms, MIN_SUPPORT):
+            score = coverage(terms, unit.terms)
+            if best is None or score > best[0]:
+                best = (score, unit)
+    return best[1] if best else None
 
 
 @dataclass
@@ -88,7 +122,7 @@ class _Citer:
 
     def cite(self, passage: Passage, quote: str, start: int, end: int) -> int:
         for c in self.citations:
-            if c.passage.id == passage.id and c.start == start:
+            if c.passage.article_id == passage.article_id and (c.start, c.end) == (start, end):
                 return c.n
         n = len(self.citations) + 1
         self.citations.append(Citation(n=n, passage=passage, quote=quote, start=start, end=end))
@@ -103,12 +137,15 @@ def extractive_answer(question: str, passages: list[ScoredPassage], evidence: li
         )
     citer = _Citer()
     chosen: list[str] = []
+    spans: list[tuple[str, int, int]] = []
     floor = evidence[0].score * EXTRACTIVE_RELATIVE
     for ev in evidence:
         if len(chosen) == EXTRACTIVE_SENTENCES or ev.score < floor:
             break
-        if any(ev.text in c for c in chosen):
-            continue
+        article = passages[ev.rank].passage.article_id
+        if any(a == article and s < ev.end and ev.start < e for a, s, e in spans):
+            continue  # overlaps a quote already chosen (chunk overlap, widened quotations)
+        spans.append((article, ev.start, ev.end))
         n = citer.cite(passages[ev.rank].passage, ev.text, ev.start, ev.end)
         chosen.append(f"{ev.text} [{n}]")
     return Answer(
@@ -125,7 +162,7 @@ class CitationChecker:
 
     def __init__(self, passages: list[ScoredPassage]) -> None:
         self.passages = passages
-        self._terms = [TermSet(sp.passage.text) for sp in passages]
+        self._units = [quote_units(sp.passage) for sp in passages]
         self.citer = _Citer()
         self.kept: list[str] = []
         self.dropped: list[str] = []
@@ -136,14 +173,12 @@ class CitationChecker:
         if not text:
             return None
         valid = [m for m in dict.fromkeys(markers) if 1 <= m <= len(self.passages)]
-        supporting = [m for m in valid if supports(text, self._terms[m - 1], MIN_SUPPORT)]
-        if not supporting:
+        quotes = [(m, supporting_quote(self._units[m - 1], text)) for m in valid]
+        supported = [(m, unit) for m, unit in quotes if unit is not None]
+        if not supported:
             self.dropped.append(sentence)
             return None
-        numbers = []
-        for m in supporting:
-            passage = self.passages[m - 1].passage
-            numbers.append(self.citer.cite(passage, *best_quote(passage, text)))
+        numbers = [self.citer.cite(self.passages[m - 1].passage, u.text, u.start, u.end) for m, u in supported]
         out = text.rstrip() if text.rstrip()[-1:] in ".!?" else text.rstrip() + "."
         marks = "".join(f"[{n}]" for n in numbers)
         out = f"{out[:-1]} {marks}{out[-1]}"

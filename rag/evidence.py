@@ -60,12 +60,13 @@ def _similarity_score(similarity: float | None) -> float:
 
 
 _DOUBLE_QUOTES = re.compile(r'["“”«»]')
+# "...,' he said" / "...," she added": a quotation attributed to a pronoun, named in the sentence before.
 _PRONOUN_SPEAKER = re.compile(
-    r"[,.!?]?[\"”’']?\s*(he|she|they)\s+(said|added|says|adds|told|wrote|stated|continued)\b", re.I
+    r"(?:[,.!?][\"”’']|,)\s*(he|she|they)\s+(said|added|says|adds|told|wrote|stated|continued)\b", re.I
 )
 
 
-def _quotation_bounds(texts: list[str], i: int) -> tuple[int, int]:
+def quotation_bounds(texts: list[str], i: int) -> tuple[int, int]:
     """Sentences to quote with sentence i so the quote stands on its own: a quotation split over
     sentences is kept whole, and "..., he said" takes the sentence before it, which names him."""
     first = last = i
@@ -125,7 +126,7 @@ def rank_evidence(
             own = coverage(terms, TermSet(texts[i])) if terms else 0.0
             around = coverage(terms, TermSet(" ".join(texts[max(0, i - 1) : i + 2]))) if terms else 0.0
             score = LEXICAL_WEIGHT * own * weight + (1 - LEXICAL_WEIGHT) * sim
-            first, last = _quotation_bounds(texts, i)
+            first, last = quotation_bounds(texts, i)
             start, end = spans[first].start, spans[last].end
             scored.append(Evidence(rank, base[start - offset : end - offset], start, end, score, around))
     scored.sort(key=lambda e: (-e.score, e.rank, e.start))

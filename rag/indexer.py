@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -53,36 +55,48 @@ def ingest_paths(
     report.failed.extend(f for f in found if isinstance(f, FileProblem))
 
     known = store.articles()
-    article_of_path = {str(meta["path"]): aid for aid, meta in known.items()}
+    article_of_path = {p: aid for aid, meta in known.items() for p in store.article_paths(meta)}
     batcher = _Batcher(store, embedder, settings.embed.batch_size)
-    replaced: list[str] = []
+    detach: list[tuple[str, str]] = []  # (path, article it no longer holds), applied at the end
     bar = tqdm(files, desc="ingest", unit="file", file=sys.stderr, disable=not progress or not files)
-    for path in bar:
-        doc = read_document(path)
+    for file in bar:
+        path = str(file.resolve())  # one spelling per file, however it was named on the command line
+        doc = read_document(file)
         if isinstance(doc, FileProblem):
             report.failed.append(doc)
             continue
         article = clean_document(doc)
+        article = replace(article, path=path)
         if not article.text:
-            report.failed.append(FileProblem(str(path), "no article text left after cleaning"))
+            report.failed.append(FileProblem(str(file), "no article text left after cleaning"))
             continue
-        if article.id in known:
-            report.unchanged.append(str(path))
+        previous = article_of_path.get(path)
+        if previous == article.id:
+            report.unchanged.append(path)
             continue
-        previous = article_of_path.get(str(path))
         if previous:
-            replaced.append(previous)
-            report.updated.append(str(path))
-        else:
-            report.new.append(str(path))
-        known[article.id] = {"path": str(path)}
+            detach.append((path, previous))
+            report.updated.append(path)
+        if article.id in known:  # an identical copy of an article already stored: remember this file too
+            paths = store.article_paths(known[article.id])
+            if path not in paths:
+                known[article.id] = {**known[article.id], "paths": json.dumps([*paths, path])}
+                store.set_article_paths(article.id, known[article.id], [*paths, path])
+            if not previous:
+                report.unchanged.append(path)
+            continue
+        if not previous:
+            report.new.append(path)
+        known[article.id] = {"path": path, "paths": json.dumps([path])}
         store.add_article(article)
         batcher.add(chunk_article(article, settings.chunk.max_chars, settings.chunk.overlap_sentences))
         bar.set_postfix(passages=batcher.added + len(batcher.pending))
     batcher.finish()
     # Old versions go only after their replacements are stored: an interrupted run loses nothing.
-    for article_id in replaced:
-        store.delete_article(article_id)
+    for path, article_id in detach:
+        meta = store.articles().get(article_id)
+        if meta is not None:
+            store.set_article_paths(article_id, meta, [p for p in store.article_paths(meta) if p != path])
     if report.new or report.updated or not (store.folder / "keyword" / "ids.json").exists():
         store.commit()
     report.passages_added = batcher.added

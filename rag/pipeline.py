@@ -144,6 +144,7 @@ class Index:
         if best < floor:
             reason = f"no passage covers the question (best coverage {best:.2f} < {floor:.2f})"
             answer = abstention(question, passages, reason)
+            yield answer.text
         elif backend == "extractive":
             answer = extractive_answer(question, passages, evidence)
             yield answer.text

@@ -146,7 +146,25 @@ class Store:
     def add_article(self, article: Article) -> None:
         meta = {k: v for k, v in asdict(article).items() if k not in ("text", "id")}
         meta["published"] = meta["published"] or ""
+        meta["paths"] = json.dumps([article.path])
         self._articles.upsert(ids=[article.id], embeddings=[[0.0]], documents=[article.text], metadatas=[meta])
+
+    @staticmethod
+    def article_paths(meta: dict[str, Any]) -> list[str]:
+        """Every file that holds this article's text (identical copies are stored once)."""
+        return list(json.loads(meta["paths"])) if meta.get("paths") else [str(meta["path"])]
+
+    def set_article_paths(self, article_id: str, meta: dict[str, Any], paths: list[str]) -> None:
+        """Record the files holding an article; with none left the article goes, with another first
+        its passages are re-labelled so citations name a file that still has the text."""
+        if not paths:
+            self.delete_article(article_id)
+            return
+        if paths[0] != meta["path"]:
+            rows = self._collection.get(where={"article_id": article_id}, include=["metadatas"])
+            if rows["ids"]:
+                self._collection.update(ids=rows["ids"], metadatas=[{**m, "path": paths[0]} for m in rows["metadatas"]])
+        self._articles.update(ids=[article_id], metadatas=[{**meta, "path": paths[0], "paths": json.dumps(paths)}])
 
     def article_text(self, article_id: str) -> str | None:
         res = self._articles.get(ids=[article_id], include=["documents"])

@@ -11,12 +11,17 @@ import re
 from rag.keyword import fold, tokenize
 
 # Question words and other words that carry no evidence of their own.
-_QUESTION_WORDS = set(
-    """who whom whose what which when where why how many much did does do is are was were according
-    tell me about please name list give there this these those any some can could would should will
-    vem vad vilken vilka när var varför hur""".split()
-)
-_NUMBER = re.compile(r"\d[\d,.\u202f ]*\d|\d")
+# fmt: off
+_QUESTION_WORDS = frozenset({
+    "who", "whom", "whose", "what", "which", "when", "where", "why", "how", "many", "much", "did", "does",
+    "do", "is", "are", "was", "were", "according", "tell", "me", "about", "please", "name", "list", "give",
+    "there", "this", "these", "those", "any", "some", "can", "could", "would", "should", "will", "vem",
+    "vad", "vilken", "vilka", "när", "var", "varför", "hur",
+})
+# fmt: on
+# A number: digits grouped in thousands ("2,000", "2 000"), or plain digits with an optional decimal part.
+# ", " is a list separator, not a thousands separator: "November 4, 80 soldiers" holds 4 and 80.
+_NUMBER = re.compile(r"\d{1,3}(?:[,\u202f ]\d{3})+(?![\d.,]\d)|\d+(?:[.,]\d+)?")
 _PREFIX = 5
 
 
@@ -30,8 +35,15 @@ def content_terms(text: str) -> list[str]:
 
 
 def numbers(text: str) -> set[str]:
-    """Numbers as written, separators removed: '2,000' and '2 000' both give '2000'."""
-    return {re.sub(r"[,.\u202f ]", "", m.group(0)) for m in _NUMBER.finditer(text)}
+    """Numbers as written, thousands separators removed ('2,000' and '2 000' give '2000'); decimals
+    keep their point ('1.5' and '1,5' give '1.5', never '15')."""
+    out = set()
+    for m in _NUMBER.finditer(text):
+        n = m.group(0)
+        out.add(
+            re.sub(r"[,\u202f ]", "", n) if re.fullmatch(r"\d{1,3}(?:[,\u202f ]\d{3})+", n) else n.replace(",", ".")
+        )
+    return out
 
 
 def _key(term: str) -> str:
@@ -58,9 +70,17 @@ def coverage(terms: list[str], target: TermSet) -> float:
     return sum(target.has(t) for t in terms) / len(terms)
 
 
+def names(text: str) -> list[str]:
+    """Folded capitalised words after the first: the names a sentence is about ('Kyiv', 'Monday')."""
+    return [fold(w) for w in re.findall(r"[^\W\d_]+", text)[1:] if w[:1].isupper()]
+
+
 def supports(claim: str, evidence: str | TermSet, min_coverage: float) -> bool:
-    """True when `evidence` contains every number of `claim` and at least `min_coverage` of its words."""
+    """True when `evidence` contains every number and every name of `claim`, and at least
+    `min_coverage` of its other words."""
     target = evidence if isinstance(evidence, TermSet) else TermSet(evidence)
     if not numbers(claim) <= target.numbers:
+        return False
+    if not all(target.has(n) for n in names(claim)):
         return False
     return coverage(content_terms(claim), target) >= min_coverage

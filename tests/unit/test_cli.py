@@ -85,11 +85,6 @@ def test_ask_unanswerable_lists_closest_passages(seeded_index_path: Path, capsys
     assert out.splitlines()[-1] == "answered by: extractive"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Index._answer_events yields no text delta for an abstention, so the streaming `rag ask` prints "
-    "an empty line where 'Not found in the indexed articles.' belongs",
-)
 def test_ask_unanswerable_says_not_found(seeded_index_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(
         capsys, "ask", "What is the capital of France?", "--index", str(seeded_index_path), "--backend", "extractive"

@@ -155,11 +155,6 @@ def test_folder_of_only_bad_files_changes_nothing(tmp_path: Path, make_index: Ma
     assert idx.ask(POKROVSK, backend="extractive").citations
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: indexer keys articles on the path as typed (str(path)), not the resolved path, so a changed "
-    "file ingested as 'seeds/x.txt' and then as '/abs/seeds/x.txt' counts as new and the stale version stays",
-)
 def test_changed_file_given_by_another_spelling_of_its_path_replaces_the_old_version(
     tmp_path: Path, make_index: MakeIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -174,11 +169,6 @@ def test_changed_file_given_by_another_spelling_of_its_path_replaces_the_old_ver
     assert len(idx.store.articles()) == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an article is stored once under the first path that had its text; when that file changes, "
-    "ingest deletes the article although another file still holds the same text and was reported 'unchanged'",
-)
 def test_changing_one_of_two_identical_files_keeps_the_other(tmp_path: Path, make_index: MakeIndex) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -370,11 +360,6 @@ def test_literal_echo_of_an_injected_instruction_survives_but_quotes_it(tmp_path
     assert answer.citations[0].quote == INJECTED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: support is checked against the words of the whole passage, so an injected instruction plus "
-    "unrelated words elsewhere in the passage ('Russian forces', 'Monday') let the injected claim through",
-)
 def test_injected_claim_is_not_completed_by_words_from_other_sentences(tmp_path: Path, make_index: MakeIndex) -> None:
     llm = ScriptedLLM(["Kyiv has fallen to Russian forces on Monday [1]."])
     idx = _injection_index(tmp_path, make_index, llm, extra="Russian forces fired the missiles on Monday. ")
@@ -444,11 +429,6 @@ def test_stream_deltas_join_to_the_fallback_text(seeded: Callable[..., Any]) -> 
     assert stream.answer.fallback_reason and "Mosiychuk" in stream.answer.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Index._answer_events yields no text delta when it abstains, so the streamed pieces join to '' "
-    "while answer.text is 'Not found in the indexed articles.'",
-)
 def test_stream_deltas_join_to_the_abstention_text(seeded: Callable[..., Any]) -> None:
     stream = seeded().ask_stream("What is the capital of France?", backend="extractive")
     deltas = list(stream)
