@@ -211,7 +211,7 @@ def generate_verified(
     """Stream the model's answer sentence by sentence, yielding only verified sentences (as text
     deltas), then the final Answer; the extractive answer, marked, when no sentence survives."""
     checker = CitationChecker(passages)
-    buffer = ""
+    buffer = raw = ""
     emitted = 0
 
     def emit(sentences: list[str]) -> Iterator[str]:
@@ -224,6 +224,7 @@ def generate_verified(
 
     for chunk in llm.stream_chat(answer_messages(question, passages)):
         buffer += chunk.delta or ""
+        raw += chunk.delta or ""
         done, buffer = complete_sentences(buffer)
         yield from emit(done)
     tail = _MARKER_AFTER_STOP.sub(r"\2\1", buffer)
@@ -239,8 +240,11 @@ def generate_verified(
         )
         return
     fallback = extractive_answer(question, passages, evidence)
-    fallback.fallback_reason = f"the {backend} answer had no sentence supported by the passage it cited" + (
-        f" ({len(checker.dropped)} removed)" if checker.dropped else ""
-    )
+    if re.fullmatch(r"\W*NOT FOUND\W*", raw, flags=re.IGNORECASE):
+        fallback.fallback_reason = f"the {backend} model found no answer in the passages; these are the best matches"
+    else:
+        fallback.fallback_reason = f"the {backend} answer had no sentence supported by the passage it cited" + (
+            f" ({len(checker.dropped)} removed)" if checker.dropped else ""
+        )
     yield fallback.text
     yield fallback

@@ -123,4 +123,6 @@ def chunk_article(article: Article, max_chars: int, overlap_sentences: int) -> l
         if j >= len(sentences):
             break
         i = max(j - overlap_sentences, i + 1)
+        if sentences[j].end - sentences[i].start > max_chars:
+            i = j  # the next sentence is too long to share a passage with the overlap: no overlap-only passage
     return passages

@@ -293,7 +293,7 @@ def test_unsupported_answer_falls_back_to_extractive(passages: list[ScoredPassag
 def test_not_found_reply_gives_the_fallback(passages: list[ScoredPassage]) -> None:
     deltas, answer = run(ScriptedLLM(["NOT FOUND"]), passages, backend="ollama")
     assert answer.backend == "extractive"
-    assert answer.fallback_reason.startswith("the ollama answer had no sentence supported")
+    assert answer.fallback_reason.startswith("the ollama model found no answer in the passages")
     assert deltas == [answer.text]
     assert answer.citations and answer.citations[0].passage.id == "art1:0"
 
