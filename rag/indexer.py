@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Iterable
@@ -17,18 +16,23 @@ from rag.ingest.chunk import chunk_article
 from rag.ingest.clean import clean_document
 from rag.ingest.load import find_files, read_document
 from rag.store import Store
-from rag.types import FileProblem, IngestReport, Passage
+from rag.types import Article, FileProblem, IngestReport, Passage
 
 
 class _Batcher:
-    """Collects passages and embeds + stores them in batches, the unit the embedder is fastest at."""
+    """Embeds and stores passages in batches (the unit the embedder is fastest at). An article's own
+    record is written only once all its passages are stored, so an interrupted run never leaves an
+    article that looks complete but is not: the next run sees it as new and finishes it."""
 
-    def __init__(self, store: Store, embedder: Embedder, size: int) -> None:
-        self.store, self.embedder, self.size = store, embedder, size
+    def __init__(self, store: Store, embedder: Embedder, size: int, bar: tqdm) -> None:
+        self.store, self.embedder, self.size, self.bar = store, embedder, size, bar
         self.pending: list[Passage] = []
+        self.waiting: list[tuple[Article, str]] = []  # articles in order, with their last passage id
+        self.stored: set[str] = set()
         self.added = 0
 
-    def add(self, passages: list[Passage]) -> None:
+    def add(self, article: Article, passages: list[Passage]) -> None:
+        self.waiting.append((article, passages[-1].id))
         self.pending.extend(passages)
         while len(self.pending) >= self.size:
             self._flush(self.pending[: self.size])
@@ -42,6 +46,10 @@ class _Batcher:
     def _flush(self, batch: list[Passage]) -> None:
         self.store.add(batch, self.embedder.embed_passages([p.text for p in batch]))
         self.added += len(batch)
+        self.bar.update(len(batch))
+        self.stored.update(p.id for p in batch)
+        while self.waiting and self.waiting[0][1] in self.stored:
+            self.store.add_article(self.waiting.pop(0)[0])
 
 
 def ingest_paths(
@@ -54,19 +62,19 @@ def ingest_paths(
     files = [f for f in found if isinstance(f, Path)]
     report.failed.extend(f for f in found if isinstance(f, FileProblem))
 
-    known = store.articles()
-    article_of_path = {p: aid for aid, meta in known.items() for p in store.article_paths(meta)}
-    batcher = _Batcher(store, embedder, settings.embed.batch_size)
-    detach: list[tuple[str, str]] = []  # (path, article it no longer holds), applied at the end
-    bar = tqdm(files, desc="ingest", unit="file", file=sys.stderr, disable=not progress or not files)
-    for file in bar:
+    # Which files hold each article's text: identical copies are stored once, under all their paths.
+    paths_of = {aid: store.article_paths(meta) for aid, meta in store.articles().items()}
+    article_of_path = {p: aid for aid, ps in paths_of.items() for p in ps}
+    touched: set[str] = set()  # articles whose list of files changed
+    todo: list[tuple[Article, list[Passage]]] = []
+    # Phase 1, fast: read, clean, chunk, and decide what is new. Phase 2, slow: embed and store.
+    for file in tqdm(files, desc="read", unit="file", file=sys.stderr, disable=not progress or len(files) < 50):
         path = str(file.resolve())  # one spelling per file, however it was named on the command line
         doc = read_document(file)
         if isinstance(doc, FileProblem):
             report.failed.append(doc)
             continue
-        article = clean_document(doc)
-        article = replace(article, path=path)
+        article = replace(clean_document(doc), path=path)
         if not article.text:
             report.failed.append(FileProblem(str(file), "no article text left after cleaning"))
             continue
@@ -75,28 +83,31 @@ def ingest_paths(
             report.unchanged.append(path)
             continue
         if previous:
-            detach.append((path, previous))
+            paths_of[previous].remove(path)
+            touched.add(previous)
             report.updated.append(path)
-        if article.id in known:  # an identical copy of an article already stored: remember this file too
-            paths = store.article_paths(known[article.id])
-            if path not in paths:
-                known[article.id] = {**known[article.id], "paths": json.dumps([*paths, path])}
-                store.set_article_paths(article.id, known[article.id], [*paths, path])
+        if article.id in paths_of:  # an identical copy of an article already known: remember this file too
+            paths_of[article.id].append(path)
+            touched.add(article.id)
             if not previous:
                 report.unchanged.append(path)
             continue
         if not previous:
             report.new.append(path)
-        known[article.id] = {"path": path, "paths": json.dumps([path])}
-        store.add_article(article)
-        batcher.add(chunk_article(article, settings.chunk.max_chars, settings.chunk.overlap_sentences))
-        bar.set_postfix(passages=batcher.added + len(batcher.pending))
-    batcher.finish()
+        paths_of[article.id] = [path]
+        todo.append((article, chunk_article(article, settings.chunk.max_chars, settings.chunk.overlap_sentences)))
+
+    total = sum(len(passages) for _, passages in todo)
+    with tqdm(total=total, desc="embed", unit="passage", file=sys.stderr, disable=not progress or not total) as bar:
+        batcher = _Batcher(store, embedder, settings.embed.batch_size, bar)
+        for article, passages in todo:
+            batcher.add(article, passages)
+        batcher.finish()
     # Old versions go only after their replacements are stored: an interrupted run loses nothing.
-    for path, article_id in detach:
-        meta = store.articles().get(article_id)
-        if meta is not None:
-            store.set_article_paths(article_id, meta, [p for p in store.article_paths(meta) if p != path])
+    if touched:
+        stored = store.articles()
+        for article_id in touched & stored.keys():
+            store.set_article_paths(article_id, stored[article_id], paths_of[article_id])
     if report.new or report.updated or not (store.folder / "keyword" / "ids.json").exists():
         store.commit()
     report.passages_added = batcher.added
