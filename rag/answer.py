@@ -205,12 +205,33 @@ def complete_sentences(buffer: str) -> tuple[list[str], str]:
     return [text[s.start : s.end] for s in spans[:-1]], text[last.start :]
 
 
+def passages_for_model(passages: list[ScoredPassage], evidence: list[Evidence], limit: int) -> list[ScoredPassage]:
+    """The passages holding the best evidence, at most `limit`, in retrieval order. Reading the prompt
+    is most of a CPU model's time, so it reads only what is likely to answer."""
+    ranks: list[int] = []
+    for ev in evidence:
+        if ev.rank not in ranks:
+            ranks.append(ev.rank)
+        if len(ranks) == limit:
+            break
+    return [passages[r] for r in sorted(ranks)] or passages[:limit]
+
+
 def generate_verified(
-    llm: LLM, question: str, passages: list[ScoredPassage], evidence: list[Evidence], backend: str
+    llm: LLM,
+    question: str,
+    passages: list[ScoredPassage],
+    evidence: list[Evidence],
+    backend: str,
+    shown: list[ScoredPassage] | None = None,
 ) -> Iterator[str | Answer]:
     """Stream the model's answer sentence by sentence, yielding only verified sentences (as text
-    deltas), then the final Answer; the extractive answer, marked, when no sentence survives."""
-    checker = CitationChecker(passages)
+    deltas), then the final Answer; the extractive answer, marked, when no sentence survives.
+
+    The model sees `shown` (default: all `passages`), numbered from 1; the answer lists all `passages`.
+    """
+    shown = shown or passages
+    checker = CitationChecker(shown)
     buffer = raw = ""
     emitted = 0
 
@@ -222,7 +243,7 @@ def generate_verified(
                 yield kept if emitted == 0 else " " + kept
                 emitted += 1
 
-    for chunk in llm.stream_chat(answer_messages(question, passages)):
+    for chunk in llm.stream_chat(answer_messages(question, shown)):
         buffer += chunk.delta or ""
         raw += chunk.delta or ""
         done, buffer = complete_sentences(buffer)

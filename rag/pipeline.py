@@ -11,7 +11,7 @@ from typing import Any
 
 from llama_index.core.llms import LLM
 
-from rag.answer import abstention, extractive_answer, generate_verified
+from rag.answer import abstention, extractive_answer, generate_verified, passages_for_model
 from rag.chat import Chat
 from rag.config import Settings
 from rag.embed import Embedder, make_embedder
@@ -150,7 +150,8 @@ class Index:
             yield answer.text
         else:
             try:
-                for event in generate_verified(self._llm(backend), question, passages, evidence, backend):
+                shown = passages_for_model(passages, evidence, self.settings.llm.passages)
+                for event in generate_verified(self._llm(backend), question, passages, evidence, backend, shown):
                     if isinstance(event, Answer):
                         answer = event
                     else:

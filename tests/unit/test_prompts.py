@@ -97,8 +97,8 @@ def test_system_prompt_rules() -> None:
 
 def test_answer_prompt_shows_a_correct_and_an_incorrect_citation_example() -> None:
     text = load_prompt("answer")
-    correct = re.search(r"Example of a correct citation: \"([^\"]+)\"", text)
-    wrong = re.search(r"Example of a wrong citation: \"([^\"]+)\"", text)
+    correct = re.search(r"Correct: \"([^\"]+)\"", text)
+    wrong = re.search(r"Wrong: \"([^\"]+)\"", text)
     assert correct and wrong
     assert re.search(r"\[\d+\]\.$", correct.group(1))
     assert re.search(r"\[\d+\]\.$", wrong.group(1))
