@@ -97,7 +97,8 @@ def summarise(results: list[QuestionResult]) -> dict[str, dict[str, Any]]:
             "citation_precision": sum(r.good_markers for r in answerable) / markers if markers else None,
             "abstain_when_unanswerable": _mean([float(r.abstained) for r in unanswerable]),
             "wrong_abstain": _mean([float(r.abstained) for r in answerable]),
-            "fallbacks": sum(r.backend == "extractive" for r in rs),
+            # Share of answered questions whose text the model wrote and the checker kept (no fallback).
+            "model_kept": _mean([float(r.backend != "extractive") for r in rs if not r.abstained]),
             "mean_s": _mean([r.seconds for r in rs]),
         }
     return table
@@ -112,9 +113,21 @@ def format_table(title: str, table: dict[str, dict[str, Any]]) -> str:
         "citation_precision",
         "abstain_when_unanswerable",
         "wrong_abstain",
+        "model_kept",
         "mean_s",
     ]
-    heads = ["type", "n", "R@5", "MRR@10", "answer", "cite-prec", "abstain(unans)", "wrong-abstain", "mean s"]
+    heads = [
+        "type",
+        "n",
+        "R@5",
+        "MRR@10",
+        "answer",
+        "cite-prec",
+        "abstain(unans)",
+        "wrong-abstain",
+        "model-kept",
+        "mean s",
+    ]
     order = [*sorted(k for k in table if k != "all"), "all"]
     rows = [[k, *(_fmt(table[k][c]) for c in cols)] for k in order]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]

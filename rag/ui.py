@@ -17,30 +17,38 @@ from typing import Any
 # Gradio reads this when a Blocks is built; set it first so no usage report ever leaves the machine.
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
-import gradio as gr  # noqa: E402 - must come after the environment above
+import gradio as gr
 
-from rag.chat import Chat  # noqa: E402
-from rag.errors import RagError  # noqa: E402
-from rag.pipeline import Index  # noqa: E402
-from rag.types import Answer, Passage  # noqa: E402
+from rag.chat import Chat
+from rag.errors import RagError
+from rag.pipeline import Index
+from rag.types import Answer, Passage
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ["auto", "ollama", "llamacpp", "extractive"]
 EXCERPT_CHARS = 320  # of a closest passage shown after an abstention: enough to judge it, short enough to scan
-SOURCES_PLACEHOLDER = '<p class="rag-empty">Sources of the answer appear here. Click an earlier answer to see its sources again.</p>'
+SOURCES_PLACEHOLDER = (
+    '<p class="rag-empty">Sources of the answer appear here. Click an earlier answer to see its sources again.</p>'
+)
 
 # Scoped to the sources panel by gr.HTML's css_template, so the app needs no page-wide stylesheet.
 SOURCES_CSS = """
 .rag-sources { font-size: 0.95rem; line-height: 1.45; }
 .rag-sources .rag-for { color: var(--body-text-color-subdued); margin: 0 0 0.6rem 0; }
 .rag-sources ol { list-style: none; padding: 0; margin: 0; }
-.rag-sources li { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 0.55rem 0.7rem; margin: 0 0 0.6rem 0; background: var(--background-fill-secondary); }
+.rag-sources li {
+  border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 0.55rem 0.7rem;
+  margin: 0 0 0.6rem 0; background: var(--background-fill-secondary);
+}
 .rag-sources .rag-n { font-weight: 700; color: var(--color-accent); margin-right: 0.3rem; }
 .rag-sources .rag-title { font-weight: 600; }
 .rag-sources .rag-meta { color: var(--body-text-color-subdued); }
 .rag-sources .rag-path { font-family: var(--font-mono); font-size: 0.85em; word-break: break-all; }
-.rag-sources blockquote { margin: 0.45rem 0 0 0; padding: 0.1rem 0 0.1rem 0.6rem; border-left: 3px solid var(--color-accent); font-style: italic; }
+.rag-sources blockquote {
+  margin: 0.45rem 0 0 0; padding: 0.1rem 0 0.1rem 0.6rem; border-left: 3px solid var(--color-accent);
+  font-style: italic;
+}
 .rag-sources .rag-excerpt { margin: 0.45rem 0 0 0; color: var(--body-text-color-subdued); }
 .rag-sources .rag-none { font-weight: 600; margin: 0 0 0.3rem 0; }
 .rag-sources .rag-by { color: var(--body-text-color-subdued); font-size: 0.85em; margin-top: 0.3rem; }
@@ -154,7 +162,9 @@ Messages = list[dict[str, Any]]
 Update = tuple[Messages, str, str, Session]
 
 
-def respond(index: Index, question: str, history: Messages, session: Session | None, backend: str, top_k: float) -> Iterator[Update]:
+def respond(
+    index: Index, question: str, history: Messages, session: Session | None, backend: str, top_k: float
+) -> Iterator[Update]:
     """Stream one answer: yields (chat messages, textbox value, sources HTML, session) as it grows."""
     # The State starts empty: Gradio deep-copies a State's initial value, and an Index must not be copied.
     session = session or Session(index.chat())
@@ -209,8 +219,12 @@ def clear(session: Session | None) -> tuple[Messages, str, str, Session | None]:
 def build_app(index: Index) -> gr.Blocks:
     """The chat UI for `index`; launch it with `serve` (or `start` to keep the calling thread)."""
     top_k = index.settings.retrieve.top_k
+    demo: gr.Blocks
     with gr.Blocks(title="rag — ask the news", analytics_enabled=False) as demo:
-        gr.Markdown("## Ask the indexed news articles\nEvery sentence of an answer is quoted from, or checked against, the numbered sources.")
+        gr.Markdown(
+            "## Ask the indexed news articles\n"
+            "Every sentence of an answer is quoted from, or checked against, the numbered sources."
+        )
         gr.Markdown(lambda: render_status(index.status()), elem_id="status")  # re-read on each page load
         session = gr.State(None)
         with gr.Row(equal_height=False):
@@ -235,8 +249,12 @@ def build_app(index: Index) -> gr.Blocks:
                     )
                     send = gr.Button("Send", variant="primary", elem_id="send", scale=1, min_width=80)
                 with gr.Row():
-                    backend = gr.Dropdown(BACKENDS, value=index.settings.llm.backend, label="Backend", elem_id="backend")
-                    k = gr.Slider(1, max(20, top_k), value=top_k, step=1, label="Passages retrieved (top-k)", elem_id="top_k")
+                    backend = gr.Dropdown(
+                        BACKENDS, value=index.settings.llm.backend, label="Backend", elem_id="backend"
+                    )
+                    k = gr.Slider(
+                        1, max(20, top_k), value=top_k, step=1, label="Passages retrieved (top-k)", elem_id="top_k"
+                    )
                     clear_btn = gr.Button("Clear", elem_id="clear", variant="secondary")
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
@@ -253,7 +271,9 @@ def build_app(index: Index) -> gr.Blocks:
             outputs=[chatbot, question, sources, session],
             show_progress="minimal",
         )
-        clear_btn.click(clear, inputs=[session], outputs=[chatbot, question, sources, session], cancels=[answering], queue=False)
+        clear_btn.click(
+            clear, inputs=[session], outputs=[chatbot, question, sources, session], cancels=[answering], queue=False
+        )
         chatbot.select(show_sources, inputs=[session], outputs=[sources], queue=False)
     return demo
 

@@ -23,16 +23,28 @@ def _passage(n: int, **kw: object) -> Passage:
 
 
 def _answer_with(citations: list[Citation], **kw: object) -> Answer:
-    return Answer(question="who claims Pokrovsk has fallen?", text="Mosiychuk claimed it [1].", citations=citations, **kw)  # type: ignore[arg-type]
+    return Answer(
+        question="who claims Pokrovsk has fallen?", text="Mosiychuk claimed it [1].", citations=citations, **kw
+    )  # type: ignore[arg-type]
 
 
 def test_sources_show_marker_title_outlet_date_path_and_quote() -> None:
     quote = "Igor Mosiychuk claimed that Ukrainian troops had lost control of Pokrovsk."
-    html = render_sources(_answer_with([
-        Citation(1, _passage(1), quote, 10, 80),
-        Citation(2, _passage(2, title="Second story", published=None, source=""), "Other quote.", 0, 12),
-    ]))
-    assert html.index("[1]") < html.index("Title 1") < html.index("Example News") < html.index("2025-11-05") < html.index("seeds/001_article.txt")
+    html = render_sources(
+        _answer_with(
+            [
+                Citation(1, _passage(1), quote, 10, 80),
+                Citation(2, _passage(2, title="Second story", published=None, source=""), "Other quote.", 0, 12),
+            ]
+        )
+    )
+    assert (
+        html.index("[1]")
+        < html.index("Title 1")
+        < html.index("Example News")
+        < html.index("2025-11-05")
+        < html.index("seeds/001_article.txt")
+    )
     assert f"<blockquote>{quote}</blockquote>" in html
     assert "[2]" in html and "Second story" in html
     assert "undated" in html and "unknown outlet" in html  # missing metadata is said, not left blank
