@@ -209,6 +209,8 @@ class Store:
         return int(self._collection.count())
 
     def _stamp(self) -> str:
+        # Re-read the collection: on a shared Chroma server another client may have written since.
+        self._collection = self._client.get_collection(self.settings.collection)
         return f"{self.manifest().get('revision', 0)}:{self.count()}"
 
     def keyword_index(self) -> KeywordIndex:
