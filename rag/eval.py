@@ -79,7 +79,7 @@ def _mean(xs: list[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
-def summarise(results: list[QuestionResult]) -> dict[str, dict[str, Any]]:
+def summarise(results: list[QuestionResult], backend: str = "extractive") -> dict[str, dict[str, Any]]:
     groups: dict[str, list[QuestionResult]] = defaultdict(list)
     for r in results:
         groups[r.type].append(r)
@@ -98,7 +98,9 @@ def summarise(results: list[QuestionResult]) -> dict[str, dict[str, Any]]:
             "abstain_when_unanswerable": _mean([float(r.abstained) for r in unanswerable]),
             "wrong_abstain": _mean([float(r.abstained) for r in answerable]),
             # Share of answered questions whose text the model wrote and the checker kept (no fallback).
-            "model_kept": _mean([float(r.backend != "extractive") for r in rs if not r.abstained]),
+            "model_kept": None
+            if backend == "extractive"
+            else _mean([float(r.backend != "extractive") for r in rs if not r.abstained]),
             "mean_s": _mean([r.seconds for r in rs]),
         }
     return table
@@ -163,12 +165,12 @@ def eval_seeds(
     data: Path, backend: str, settings: Settings | None = None
 ) -> tuple[list[QuestionResult], dict[str, dict[str, Any]]]:
     settings = settings or Settings()
-    idx = cached_index(
-        "seeds", [data.parent.parent / "seeds" if (data.parent.parent / "seeds").is_dir() else ROOT / "seeds"], settings
-    )
+    # seeds_qa is written over ../seeds beside the eval folder (the same files as this repo's seeds/).
+    seeds = data.parent / "seeds" if (data.parent / "seeds").is_dir() else ROOT / "seeds"
+    idx = cached_index("seeds", [seeds], settings)
     questions = [json.loads(line) for line in (data / "seeds_qa.jsonl").read_text().splitlines() if line.strip()]
     results = [score_question(q, idx.ask(q["question"], backend=backend)) for q in questions]
-    return results, summarise(results)
+    return results, summarise(results, backend)
 
 
 def run_eval(data: str | None = None, backend: str = "extractive", out: str | None = None) -> int:
