@@ -133,9 +133,10 @@ class Index:
             raise NoArticles(
                 f"the index at {self.settings.chroma_url or self.settings.index} has no articles: run `rag ingest PATH`"
             )
-        passages, _ = self.retriever.retrieve(query, top_k)
+        keyword_index = self.store.keyword_index()  # checked for staleness once per question
+        passages, _ = self.retriever.retrieve(query, top_k, keyword_index)
         t1 = time.perf_counter()
-        evidence = rank_evidence(query, passages, self.store.keyword_index().knows, self.store.article_text)
+        evidence = rank_evidence(query, passages, keyword_index.knows, self.store.article_text)
         t2 = time.perf_counter()
         best = max((e.coverage for e in evidence), default=0.0)
         answer: Answer | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rag.config import RetrieveSettings
 from rag.embed import Embedder, Vectors
+from rag.keyword import KeywordIndex
 from rag.store import Store
 from rag.types import Passage, ScoredPassage
 
@@ -25,12 +26,15 @@ class HybridRetriever:
         self.embedder = embedder
         self.settings = settings
 
-    def retrieve(self, query: str, top_k: int | None = None) -> tuple[list[ScoredPassage], Vectors]:
-        """Best `top_k` passages for `query`, and the query vector (reused to score evidence)."""
+    def retrieve(
+        self, query: str, top_k: int | None = None, keyword_index: KeywordIndex | None = None
+    ) -> tuple[list[ScoredPassage], Vectors]:
+        """Best `top_k` passages for `query`, and the query vector (reused to score evidence).
+        Pass `keyword_index` when the caller already holds the current one (saves a staleness check)."""
         k = top_k or self.settings.top_k
         qvec = self.embedder.embed_query(query)
         dense = self.store.dense_search(qvec, self.settings.candidates)
-        keyword = self.store.keyword_index().search(query, self.settings.candidates)
+        keyword = (keyword_index or self.store.keyword_index()).search(query, self.settings.candidates)
         fused = reciprocal_rank_fusion([[p.id for p, _ in dense], [pid for pid, _ in keyword]], self.settings.rrf_k)
         best = sorted(fused, key=lambda pid: -fused[pid])[:k]
 
