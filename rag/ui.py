@@ -43,8 +43,8 @@ SOURCES_CSS = """
 }
 .rag-sources .rag-n { font-weight: 700; color: var(--color-accent); margin-right: 0.3rem; }
 .rag-sources .rag-title { font-weight: 600; }
-.rag-sources .rag-meta { color: var(--body-text-color-subdued); }
-.rag-sources .rag-path { font-family: var(--font-mono); font-size: 0.85em; word-break: break-all; }
+.rag-sources .rag-meta { color: var(--body-text-color-subdued); font-size: 0.85em; margin-top: 0.15rem; }
+.rag-sources .rag-path { font-family: var(--font-mono); overflow-wrap: anywhere; }
 .rag-sources blockquote {
   margin: 0.45rem 0 0 0; padding: 0.1rem 0 0.1rem 0.6rem; border-left: 3px solid var(--color-accent);
   font-style: italic;
@@ -55,6 +55,13 @@ SOURCES_CSS = """
 .rag-empty { color: var(--body-text-color-subdued); }
 """
 
+STATUS_CSS = """
+.rag-status { font-size: 0.9rem; line-height: 1.5; }
+.rag-status .rag-backends { color: var(--body-text-color-subdued); font-size: 0.85em; }
+.rag-status .rag-ok { color: var(--color-green-600, green); }
+.rag-status .rag-off { color: var(--color-red-600, #c00); }
+"""
+
 
 # --- pure rendering (unit-tested) -----------------------------------------------------------------
 def _e(text: object) -> str:
@@ -63,12 +70,13 @@ def _e(text: object) -> str:
 
 
 def _source_line(n: str, p: Passage) -> str:
-    """`[n] title — outlet — date — path`, with a visible placeholder for what the article lacks."""
+    """`[n] title`, then `outlet — date — path` on a line of its own so a long path wraps cleanly;
+    what the article lacks is said rather than left blank."""
     return (
-        f'<span class="rag-n">{_e(n)}</span>'
-        f'<span class="rag-title">{_e(p.title or "(untitled)")}</span>'
-        f'<span class="rag-meta"> — {_e(p.source or "unknown outlet")} — {_e(p.published or "undated")} — </span>'
-        f'<span class="rag-path">{_e(p.path or p.article_id)}</span>'
+        f'<div class="rag-head"><span class="rag-n">{_e(n)}</span> '
+        f'<span class="rag-title">{_e(p.title or "(untitled)")}</span></div>'
+        f'<div class="rag-meta">{_e(p.source or "unknown outlet")} — {_e(p.published or "undated")} — '
+        f'<span class="rag-path">{_e(p.path or p.article_id)}</span></div>'
     )
 
 
@@ -94,7 +102,7 @@ def render_sources(answer: Answer) -> str:
                 excerpt = text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS].rsplit(" ", 1)[0] + " …"
                 parts.append(
                     f"<li>{_source_line(f'[{rank}]', sp.passage)}"
-                    f'<span class="rag-meta"> (score {sp.score:.3f})</span>'
+                    f'<div class="rag-meta">retrieval score {sp.score:.3f}</div>'
                     f'<p class="rag-excerpt">{_e(excerpt)}</p></li>'
                 )
             parts.append("</ol>")
@@ -132,19 +140,23 @@ def answer_message(answer: Answer) -> str:
 
 
 def render_status(status: dict[str, Any]) -> str:
-    """One Markdown line of index counts, then each backend's availability (with the reason when not)."""
+    """HTML: index counts on one line, then each backend's availability (with the reason when not)."""
     manifest = status.get("manifest") or {}
     articles = manifest.get("articles")
     counts = f"{articles:,} articles, " if isinstance(articles, int) else ""
     backends = status.get("backends") or {}
     auto = next((name for name, b in backends.items() if b.get("available")), "extractive")
-    marks = []
-    for name, b in backends.items():
-        marks.append(f"✓ {name}" if b.get("available") else f"✗ {name} ({as_markdown_text(str(b.get('detail', '')))})")
+    marks = [
+        f'<span class="rag-ok">✓ {_e(name)}</span>'
+        if b.get("available")
+        else f'<span class="rag-off">✗ {_e(name)}</span> ({_e(b.get("detail", ""))})'
+        for name, b in backends.items()
+    ]
     return (
-        f"**Index** {as_markdown_text(str(status.get('index', '')))}: {counts}{status.get('passages', 0):,} passages · "
-        f"default backend **{as_markdown_text(str(status.get('default_backend', 'auto')))}** (auto → {auto})  \n"
-        + " · ".join(marks)
+        f'<div class="rag-status"><div><b>Index</b> {_e(status.get("index", ""))}: '
+        f"{counts}{status.get('passages', 0):,} passages"
+        f" · default backend <b>{_e(status.get('default_backend', 'auto'))}</b> (auto → {_e(auto)})</div>"
+        f'<div class="rag-backends">{" · ".join(marks)}</div></div>'
     )
 
 
@@ -225,7 +237,8 @@ def build_app(index: Index) -> gr.Blocks:
             "## Ask the indexed news articles\n"
             "Every sentence of an answer is quoted from, or checked against, the numbered sources."
         )
-        gr.Markdown(lambda: render_status(index.status()), elem_id="status")  # re-read on each page load
+        # A function value is re-run on each page load: counts and backend availability stay current.
+        gr.HTML(lambda: render_status(index.status()), elem_id="status", css_template=STATUS_CSS, js_on_load=None)
         session = gr.State(None)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
@@ -238,7 +251,7 @@ def build_app(index: Index) -> gr.Blocks:
                     buttons=["copy"],
                     placeholder="Ask about the articles, e.g. *who claims Pokrovsk has fallen?*",
                 )
-                with gr.Row():
+                with gr.Row(equal_height=True):
                     question = gr.Textbox(
                         elem_id="question",
                         show_label=False,
@@ -248,6 +261,7 @@ def build_app(index: Index) -> gr.Blocks:
                         autofocus=True,
                     )
                     send = gr.Button("Send", variant="primary", elem_id="send", scale=1, min_width=80)
+                    clear_btn = gr.Button("Clear", elem_id="clear", variant="secondary", scale=1, min_width=80)
                 with gr.Row():
                     backend = gr.Dropdown(
                         BACKENDS, value=index.settings.llm.backend, label="Backend", elem_id="backend"
@@ -255,7 +269,6 @@ def build_app(index: Index) -> gr.Blocks:
                     k = gr.Slider(
                         1, max(20, top_k), value=top_k, step=1, label="Passages retrieved (top-k)", elem_id="top_k"
                     )
-                    clear_btn = gr.Button("Clear", elem_id="clear", variant="secondary")
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
                 sources = gr.HTML(SOURCES_PLACEHOLDER, elem_id="sources", css_template=SOURCES_CSS, js_on_load=None)
@@ -271,9 +284,11 @@ def build_app(index: Index) -> gr.Blocks:
             outputs=[chatbot, question, sources, session],
             show_progress="minimal",
         )
-        clear_btn.click(
-            clear, inputs=[session], outputs=[chatbot, question, sources, session], cancels=[answering], queue=False
-        )
+        # The chatbot's own trash icon must forget the follow-up history too, not just the bubbles.
+        for trigger in (clear_btn.click, chatbot.clear):
+            trigger(
+                clear, inputs=[session], outputs=[chatbot, question, sources, session], cancels=[answering], queue=False
+            )
         chatbot.select(show_sources, inputs=[session], outputs=[sources], queue=False)
     return demo
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -58,13 +59,13 @@ def test_ask_in_browser_shows_cited_answer(app_url: str) -> None:
     expect = sync_api.expect
     outside: list[str] = []
 
-    def keep_local(route: object, request: object) -> None:
+    def keep_local(route: Any, request: Any) -> None:  # playwright's Route and Request
         # Nothing may leave the machine: record any attempt, and refuse it.
-        if urlparse(request.url).hostname in LOCAL_HOSTS or request.url.startswith(("data:", "blob:")):  # type: ignore[attr-defined]
-            route.continue_()  # type: ignore[attr-defined]
+        if urlparse(request.url).hostname in LOCAL_HOSTS or request.url.startswith(("data:", "blob:")):
+            route.continue_()
         else:
-            outside.append(request.url)  # type: ignore[attr-defined]
-            route.abort()  # type: ignore[attr-defined]
+            outside.append(request.url)
+            route.abort()
 
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

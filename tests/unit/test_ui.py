@@ -1,9 +1,28 @@
-"""The UI's pure rendering: sources panel, chat bubble and status line, from hand-built answers."""
+"""The UI without a browser: rendering from hand-built answers, and the streaming handler over a small index."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rag.config import Settings
+from rag.pipeline import Index
 from rag.types import Answer, Citation, Passage, ScoredPassage
-from rag.ui import answer_message, as_markdown_text, backend_note, render_sources, render_status
+from rag.ui import (
+    SOURCES_PLACEHOLDER,
+    Messages,
+    Session,
+    Update,
+    answer_message,
+    as_markdown_text,
+    backend_note,
+    clear,
+    render_sources,
+    render_status,
+    respond,
+)
 
 
 def _passage(n: int, **kw: object) -> Passage:
@@ -22,10 +41,10 @@ def _passage(n: int, **kw: object) -> Passage:
     return Passage(**fields)  # type: ignore[arg-type]
 
 
-def _answer_with(citations: list[Citation], **kw: object) -> Answer:
+def _answer_with(citations: list[Citation], **kw: Any) -> Answer:
     return Answer(
         question="who claims Pokrovsk has fallen?", text="Mosiychuk claimed it [1].", citations=citations, **kw
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_sources_show_marker_title_outlet_date_path_and_quote() -> None:
@@ -126,5 +145,80 @@ def test_status_shows_counts_and_backend_availability() -> None:
     }
     line = render_status(status)
     assert "5 articles, 42 passages" in line
-    assert "✗ ollama (Ollama is not reachable)" in line and "✓ llamacpp" in line and "✓ extractive" in line
+    assert "✗ ollama</span> (Ollama is not reachable)" in line and "✓ llamacpp" in line and "✓ extractive" in line
     assert "auto → llamacpp" in line
+
+
+def test_status_escapes_details() -> None:
+    status = {"index": "<idx>", "passages": 0, "backends": {"ollama": {"available": False, "detail": "<b>down</b>"}}}
+    line = render_status(status)
+    assert "&lt;idx&gt;" in line and "&lt;b&gt;down&lt;/b&gt;" in line and "<b>down" not in line
+
+
+# --- the streaming handler, over a small real index (hashing embedder: no model) ------------------
+SEEDS = Path(__file__).parents[2] / "seeds"
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    idx = Index(
+        Settings(
+            index=tmp_path_factory.mktemp("ui") / "index", embed={"model": "hashing"}, llm={"backend": "extractive"}
+        )
+    )
+    idx.ingest(SEEDS)
+    return idx
+
+
+def _run(
+    index: Index,
+    question: str,
+    session: Session | None = None,
+    history: Messages | None = None,
+    backend: str = "extractive",
+) -> tuple[list[Update], Update]:
+    updates = list(respond(index, question, history or [], session, backend, 5))
+    return updates, updates[-1]
+
+
+def test_respond_streams_then_shows_answer_and_sources(index: Index) -> None:
+    updates, (history, box, sources, session) = _run(index, "who claims Pokrovsk has fallen?")
+    assert len(updates) >= 3  # the question at once, the streamed text, the final answer
+    assert updates[0][0] == [{"role": "user", "content": "who claims Pokrovsk has fallen?"}]
+    assert box == ""  # the textbox is emptied for the next question
+    assert "Mosiychuk" in history[-1]["content"] and "answered by extractive" in history[-1]["content"]
+    assert "000_b89d6b79fc443941.txt" in sources and "[1]" in sources
+    assert len(session.chat.turns) == 1 and session.sources == {1: sources}
+
+
+def test_respond_shows_package_errors_as_chat_messages(index: Index) -> None:
+    _, (history, _, sources, session) = _run(index, "   ")
+    assert history == [{"role": "assistant", "content": "⚠️ **Could not answer:** the question is empty"}]
+    assert session.chat.turns == [] and sources == SOURCES_PLACEHOLDER
+    _, (history, _, _, _) = _run(index, "x" * 5000, session)
+    assert "Could not answer:** the question has 5,000 characters" in history[-1]["content"]
+
+
+def test_respond_shows_unexpected_errors_without_raising(index: Index, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ConnectionResetError("model server went away")
+
+    session = Session(index.chat())
+    monkeypatch.setattr(session.chat, "ask_stream", broken)
+    _, (history, *_) = _run(index, "who claims Pokrovsk has fallen?", session)
+    assert "internal error (ConnectionResetError): model server went away" in history[-1]["content"]
+
+
+def test_sessions_keep_separate_histories(index: Index) -> None:
+    _, (_, _, _, alice) = _run(index, "who claims Pokrovsk has fallen?")
+    _, (_, _, _, bob) = _run(index, "what did the Russian Defense Ministry claim?")
+    assert alice is not bob
+    assert [a.question for a in alice.chat.turns] == ["who claims Pokrovsk has fallen?"]
+    assert [a.question for a in bob.chat.turns] == ["what did the Russian Defense Ministry claim?"]
+
+
+def test_clear_forgets_the_conversation(index: Index) -> None:
+    _, (_, _, _, session) = _run(index, "who claims Pokrovsk has fallen?")
+    history, box, sources, same = clear(session)
+    assert history == [] and box == "" and sources == SOURCES_PLACEHOLDER
+    assert same is session and session.chat.turns == [] and session.sources == {}
