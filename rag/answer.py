@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from llama_index.core.llms import LLM, ChatMessage, MessageRole
 
-from rag.evidence import Evidence, quotation_bounds
+from rag.evidence import Evidence, quotations
 from rag.ingest.chunk import split_sentences
 from rag.prompts import load_prompt, render
 from rag.support import TermSet, content_terms, coverage, supports
@@ -91,15 +91,9 @@ class QuoteUnit:
 
 
 def quote_units(passage: Passage) -> list[QuoteUnit]:
-    spans = split_sentences(passage.text, offset=passage.start)
+    spans = quotations(passage.text, split_sentences(passage.text, offset=passage.start), passage.start)
     texts = [passage.text[s.start - passage.start : s.end - passage.start] for s in spans]
-    units = []
-    for i in range(len(spans)):
-        first, last = quotation_bounds(texts, i)
-        start, end = spans[first].start, spans[last].end
-        text = passage.text[start - passage.start : end - passage.start]
-        units.append(QuoteUnit(text, start, end, TermSet(text)))
-    return units
+    return [QuoteUnit(text, s.start, s.end, TermSet(text)) for s, text in zip(spans, texts, strict=True)]
 
 
 def supporting_quote(units: list[QuoteUnit], claim: str) -> QuoteUnit | None:
@@ -186,13 +180,17 @@ class CitationChecker:
         return out
 
 
+def _attach_markers(text: str) -> str:
+    return _MARKER_AFTER_STOP.sub(r"\2\1", text)
+
+
 def complete_sentences(buffer: str) -> tuple[list[str], str]:
     """Split a growing model output into finished sentences and the unfinished rest.
 
     A sentence counts as finished only once the next one has begun with real words, so markers that
     arrive after its full stop are still attached to it.
     """
-    text = _MARKER_AFTER_STOP.sub(r"\2\1", buffer)
+    text = _attach_markers(buffer)
     spans = split_sentences(text)
     if len(spans) < 2:
         return [], text
@@ -248,7 +246,7 @@ def generate_verified(
         raw += chunk.delta or ""
         done, buffer = complete_sentences(buffer)
         yield from emit(done)
-    tail = _MARKER_AFTER_STOP.sub(r"\2\1", buffer)
+    tail = _attach_markers(buffer)
     yield from emit([tail[s.start : s.end] for s in split_sentences(tail)])
 
     if checker.kept:

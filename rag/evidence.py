@@ -81,17 +81,28 @@ def quotation_bounds(texts: list[str], i: int) -> tuple[int, int]:
     return first, last
 
 
-def _context(
-    p: Passage, article_text: Callable[[str], str | None], cache: dict[str, tuple[str, int, list[Span]]]
-) -> tuple[str, int, list[Span]]:
-    """(text, its offset in the article, its sentences) to quote from: the whole article when at hand."""
+def quotations(text: str, spans: list[Span], offset: int) -> list[Span]:
+    """For each sentence span of `text` (which starts at `offset`), the span of its whole quotation."""
+    texts = [text[s.start - offset : s.end - offset] for s in spans]
+    bounds = (quotation_bounds(texts, i) for i in range(len(spans)))
+    return [Span(spans[first].start, spans[last].end) for first, last in bounds]
+
+
+_Context = tuple[str, int, list[Span], list[Span]]
+
+
+def _context(p: Passage, article_text: Callable[[str], str | None], cache: dict[str, _Context]) -> _Context:
+    """(text, its offset in the article, its sentences, their quotations) to quote from: the whole
+    article when at hand, else the passage alone."""
     if p.article_id not in cache:
         full = article_text(p.article_id) or ""
-        cache[p.article_id] = (full, 0, split_sentences(full))
-    full, _, spans = cache[p.article_id]
-    if full[p.start : p.end] == p.text:
-        return full, 0, spans
-    return p.text, p.start, split_sentences(p.text, offset=p.start)
+        spans = split_sentences(full)
+        cache[p.article_id] = (full, 0, spans, quotations(full, spans, 0))
+    context = cache[p.article_id]
+    if context[0][p.start : p.end] == p.text:
+        return context
+    spans = split_sentences(p.text, offset=p.start)
+    return p.text, p.start, spans, quotations(p.text, spans, p.start)
 
 
 def rank_evidence(
@@ -108,10 +119,10 @@ def rank_evidence(
     q = question_terms(question, known)
     seen: set[tuple[str, int]] = set()
     scored: list[Evidence] = []
-    cache: dict[str, tuple[str, int, list[Span]]] = {}
+    cache: dict[str, _Context] = {}
     for rank, sp in enumerate(passages):
         p = sp.passage
-        base, offset, spans = _context(p, article_text, cache)
+        base, offset, spans, quotes = _context(p, article_text, cache)
         texts = [base[s.start - offset : s.end - offset] for s in spans]
         other_language = q.language != "und" and p.language not in ("und", q.language)
         terms = q.names if other_language else q.terms
@@ -126,8 +137,7 @@ def rank_evidence(
             own = coverage(terms, TermSet(texts[i])) if terms else 0.0
             around = coverage(terms, TermSet(" ".join(texts[max(0, i - 1) : i + 2]))) if terms else 0.0
             score = LEXICAL_WEIGHT * own * weight + (1 - LEXICAL_WEIGHT) * sim
-            first, last = quotation_bounds(texts, i)
-            start, end = spans[first].start, spans[last].end
+            start, end = quotes[i].start, quotes[i].end
             scored.append(Evidence(rank, base[start - offset : end - offset], start, end, score, around))
     scored.sort(key=lambda e: (-e.score, e.rank, e.start))
     return scored

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import bm25s
 
-from rag.ingest.clean import _STOPSETS
+from rag.ingest.clean import FUNCTION_WORDS
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_STOP = set().union(*_STOPSETS.values())
+_STOP = set().union(*FUNCTION_WORDS.values())
 
 
 def fold(word: str) -> str:

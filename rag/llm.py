@@ -112,9 +112,9 @@ def resolve_backend(settings: LLMSettings, requested: str | None = None) -> str:
             if status.available:
                 return status.name
         return "extractive"
-    status = ollama_status(settings) if wanted == "ollama" else llamacpp_status(settings)
     if wanted not in ("ollama", "llamacpp"):
         raise BackendUnavailable(f"unknown backend {wanted!r}: choose auto, ollama, llamacpp or extractive")
+    status = ollama_status(settings) if wanted == "ollama" else llamacpp_status(settings)
     if not status.available:
         raise BackendUnavailable(f"backend '{wanted}' is unavailable: {status.detail}")
     return wanted

@@ -134,7 +134,7 @@ _STOPWORDS = {
     "ru": "и в не на что с по как это он из за от то",
     "uk": "і в не на що з та як це до за від у є",
 }
-_STOPSETS = {lang: set(words.split()) for lang, words in _STOPWORDS.items()}
+FUNCTION_WORDS = {lang: set(words.split()) for lang, words in _STOPWORDS.items()}
 
 
 def detect_language(text: str) -> str:
@@ -142,6 +142,6 @@ def detect_language(text: str) -> str:
     words = re.findall(r"[^\W\d_]+", text[:5000].lower())
     if not words:
         return "und"
-    scores = {lang: sum(w in stops for w in words) for lang, stops in _STOPSETS.items()}
+    scores = {lang: sum(w in stops for w in words) for lang, stops in FUNCTION_WORDS.items()}
     best = max(scores, key=lambda k: scores[k])
     return best if scores[best] >= max(2, len(words) // 50) else "und"
