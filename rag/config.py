@@ -42,6 +42,35 @@ class ChunkSettings(_Section):
     overlap_sentences: int = Field(1, ge=0, description="Sentences repeated at the start of the next passage.")
 
 
+class JsonFields(_Section):
+    """Which field of a JSON / JSON Lines record holds what (RealTimeQA's passages.jsonl works as is)."""
+
+    text: str = Field("text", description="Article text (required; 'body' and 'content' are tried when absent).")
+    title: str = Field("title", description="Headline.")
+    url: str = Field("url", description="Address of the original article.")
+    date: str = Field("date", description="Publication date (ISO or any common written form).")
+    source: str = Field("source", description="Outlet or site name.")
+    id: str = Field("id", description="Record id, used in the record's location FILE#ID (else the line number).")
+
+
+class IngestSettings(_Section):
+    json_fields: JsonFields = Field(default_factory=JsonFields, description="Field names of JSON records.")
+    max_file_mb: float = Field(20.0, gt=0, description="Largest single-article file read (PDF, HTML, text).")
+    max_records_file_mb: float = Field(
+        2000.0, gt=0, description="Largest JSON / JSON Lines export read (streamed record by record)."
+    )
+    near_duplicate_threshold: float = Field(
+        0.8,
+        ge=0.0,
+        le=1.0,
+        description="Estimated Jaccard similarity of word 5-shingles above which an article is a near-duplicate "
+        "(a syndicated copy) of one already stored.",
+    )
+    boilerplate_min_repeats: int = Field(
+        3, ge=2, description="A short line found in this many articles is boilerplate (menus, share bars)."
+    )
+
+
 class RetrieveSettings(_Section):
     top_k: int = Field(5, ge=1, le=50, description="Passages handed to the answer step.")
     candidates: int = Field(30, ge=1, description="Candidates taken from each of dense and keyword search.")
@@ -93,6 +122,7 @@ class Settings(BaseSettings):
     collection: str = Field("passages", description="Chroma collection name.")
     embed: EmbedSettings = Field(default_factory=EmbedSettings, description="Embedding model.")
     chunk: ChunkSettings = Field(default_factory=ChunkSettings, description="Passage chunking.")
+    ingest: IngestSettings = Field(default_factory=IngestSettings, description="Reading and cleaning files.")
     retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings, description="Retrieval.")
     llm: LLMSettings = Field(default_factory=LLMSettings, description="Answer generation.")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")

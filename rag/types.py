@@ -18,7 +18,9 @@ class Article:
     published: str | None  # ISO date (YYYY-MM-DD) when known
     language: str
     text: str
-    sha256: str  # of the raw file bytes
+    sha256: str  # of the raw bytes the article came from
+    words: int = 0
+    author: str = ""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.types import FileProblem
@@ -14,10 +14,19 @@ MAX_FILE_BYTES = 20_000_000
 
 @dataclass(frozen=True)
 class RawDocument:
+    """One article's worth of input: a whole file, or one record of a JSON / JSON Lines export."""
+
     path: Path
-    kind: str  # "text" or "html"
-    text: str
-    raw: bytes
+    kind: str  # "text", "html", "pdf", "docx" or "record"
+    text: str  # text as read (HTML source for "html"; extracted text for pdf, docx and records)
+    raw: bytes  # the bytes this article came from (the file, or the record's line), for hashing
+    key: str = ""  # "" for one-article files; the record's id (or line number) inside an export
+    meta: dict[str, str] = field(default_factory=dict)  # known fields: title, source, url, published, author
+
+    @property
+    def location(self) -> str:
+        """How citations and the index name this article: the file path, plus '#key' for records."""
+        return f"{self.path}#{self.key}" if self.key else str(self.path)
 
 
 def find_files(paths: Iterable[str | Path]) -> Iterator[Path | FileProblem]:
