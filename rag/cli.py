@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -28,10 +29,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Cited question answering over news articles, offline.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ingest", help="add articles (.txt .md .html files or folders) to the index")
+    p = sub.add_parser(
+        "ingest", help="add articles (.txt .md .html .pdf .docx .json .jsonl files or folders) to the index"
+    )
     _common(p)
-    p.add_argument("paths", nargs="+", help="files or folders (folders are read recursively)")
+    p.add_argument("paths", nargs="+", help="files or folders (folders are read recursively); '-' reads stdin")
+    p.add_argument("--include", action="append", default=[], metavar="GLOB", help="only files matching (repeatable)")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip files matching (repeatable)")
+    p.add_argument("--prune", action="store_true", help="also remove articles whose files are gone")
+    p.add_argument(
+        "--stdin-name", default=None, help="name for text read from '-' (default: a hash; its suffix sets the format)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("remove", help="remove articles by file, folder, FILE#KEY location or article id")
+    _common(p)
+    p.add_argument("targets", nargs="+")
 
     p = sub.add_parser("ask", help="answer one question with cited sources")
     _common(p)
@@ -58,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="speed figures (see `make bench`)")
     _common(p)
     p.add_argument("--queries", type=int, default=50)
+    p.add_argument("--articles", type=int, default=100, help="PolNeAR articles to ingest (0: all 1,008)")
+    p.add_argument("--records", type=int, default=500, help="RealTimeQA records to ingest (0: all 4,909)")
     return parser
 
 
@@ -74,6 +89,9 @@ def render_answer(a: Answer, with_text: bool = True) -> str:
         meta = " | ".join(x for x in (p.source, p.published or "", p.path) if x)
         lines.append(f"[{c.n}] {p.title} ({meta}), chars {c.start}-{c.end}")
         lines.append(textwrap.indent(textwrap.fill(f"\u201c{c.quote}\u201d", 96), "    "))
+        for other in c.also_published_by:
+            names = " | ".join(x for x in (other["source"], other["published"] or "", other["path"]) if x)
+            lines.append(f"    also published: {names}")
     note = f"answered by: {a.backend}"
     if a.fallback_reason:
         note += f" (fallback: {a.fallback_reason})"
@@ -100,9 +118,30 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "ingest":
-        report = _open(args).ingest(*args.paths, progress=not args.quiet)
+        paths = [p for p in args.paths if p != "-"]
+        stdin = None
+        if "-" in args.paths:
+            data = sys.stdin.buffer.read()
+            stdin = (args.stdin_name or f"{hashlib.sha256(data).hexdigest()[:12]}.txt", data)
+        report = _open(args).ingest(
+            *paths,
+            progress=not args.quiet,
+            include=args.include,
+            exclude=args.exclude,
+            prune=args.prune,
+            stdin=stdin,
+        )
         print(report.summary())
-        return 1 if report.failed and not (report.new or report.updated or report.unchanged) else 0
+        usable = report.new or report.updated or report.unchanged or report.duplicates or report.removed
+        return 1 if report.failed and not usable else 0
+    if args.command == "remove":
+        report = _open(args).remove(*args.targets)
+        print(f"removed {len(report.removed)} in {report.seconds:.1f}s")
+        for loc in report.removed:
+            print(f"  removed: {loc}")
+        for problem in report.failed:
+            print(f"  not found: {problem}")
+        return 1 if report.failed and not report.removed else 0
     if args.command == "ask":
         idx = _open(args)
         if args.json:
@@ -139,7 +178,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "bench":
         from rag.bench import run_bench
 
-        return run_bench(queries=args.queries)
+        return run_bench(queries=args.queries, articles=args.articles, records=args.records)
     raise AssertionError(args.command)
 
 

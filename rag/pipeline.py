@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +15,15 @@ from llama_index.core.llms import LLM
 from rag.answer import abstention, extractive_answer, generate_verified, passages_for_model
 from rag.chat import Chat
 from rag.config import Settings
-from rag.embed import Embedder, make_embedder
+from rag.embed import Embedder, LazyEmbedder
 from rag.errors import BackendUnavailable, BadQuestion, NoArticles, RagError
 from rag.evidence import rank_evidence
-from rag.indexer import ingest_paths
+from rag.indexer import ingest_paths, ledger_path, recover, remove, writer_lock
+from rag.ingest.ledger import Ledger, Location
 from rag.llm import backend_statuses, make_llm, normalise_ollama_host, resolve_backend
 from rag.retrieve import HybridRetriever
 from rag.store import Store
-from rag.types import Answer, IngestReport
+from rag.types import Answer, Citation, IngestReport
 
 
 class AnswerStream:
@@ -72,16 +74,70 @@ class Index:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None, language_model: LLM | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or make_embedder(settings.embed.model, settings.embed.threads)
+        self.embedder = embedder or LazyEmbedder(settings.embed.model, settings.embed.threads)
         self.store = Store(settings, self.embedder.name)
         self.retriever = HybridRetriever(self.store, self.embedder, settings.retrieve)
         self._injected_llm = language_model
         self._llms: dict[str, LLM] = {}
+        self._finish_interrupted_ingest()
+
+    def _finish_interrupted_ingest(self) -> None:
+        """An ingest killed half-way leaves unfinished articles listed in the ledger: delete them now
+        (unless that ingest is still running), so questions never see a half-written article."""
+        if not ledger_path(self.settings).exists():
+            return
+        ledger = Ledger(ledger_path(self.settings))
+        try:
+            if ledger.unfinished():
+                with writer_lock(self.settings):
+                    if recover(self.store, ledger):
+                        self.store.commit()
+        except RagError:
+            pass  # an ingest is running: it finishes (or recovers) its own work
+        finally:
+            ledger.close()
 
     # --- ingest ---------------------------------------------------------------------------------
-    def ingest(self, *paths: str | Path, progress: bool = False) -> IngestReport:
-        """Add the articles in files and folders (recursive); returns what happened to each file."""
-        return ingest_paths(paths, self.store, self.embedder, self.settings, progress=progress)
+    def ingest(
+        self,
+        *paths: str | Path,
+        progress: bool = False,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        prune: bool = False,
+        stdin: tuple[str, bytes] | None = None,
+    ) -> IngestReport:
+        """Add the articles in files and folders (recursive); returns what happened to each input.
+
+        `include`/`exclude`: glob patterns on paths inside the folders (e.g. "*.html", "drafts/*").
+        `prune`: also remove articles whose files are gone. `stdin`: (name, bytes) of piped-in text.
+        """
+        return ingest_paths(
+            paths,
+            self.store,
+            self.embedder,
+            self.settings,
+            progress=progress,
+            include=include,
+            exclude=exclude,
+            prune=prune,
+            stdin=stdin,
+        )
+
+    def remove(self, *targets: str | Path) -> IngestReport:
+        """Remove articles by file, folder (files present or not), location (FILE#KEY) or article id."""
+        return remove([str(t) for t in targets], self.store, self.settings)
+
+    def article_locations(self, article_id: str) -> list[Location]:
+        """Every input that became this article: its file, identical copies, near-duplicates ("also
+        published by"), with each one's title, outlet, URL and date."""
+        if not ledger_path(self.settings).exists():
+            return []
+        ledger = Ledger(ledger_path(self.settings))
+        try:
+            return ledger.locations_of(article_id)
+        finally:
+            ledger.close()
 
     # --- ask ------------------------------------------------------------------------------------
     def validate_question(self, question: str) -> str:
@@ -168,9 +224,28 @@ class Index:
         if first_token is not None:
             answer.timings["first_text_s"] = first_token - t0
         answer.timings["evidence_coverage"] = best
+        answer.citations = self._with_other_publications(answer.citations)
         answer.query = query
         answer.settings_hash = self.settings.settings_hash()
         yield answer
+
+    def _with_other_publications(self, citations: list[Citation]) -> list[Citation]:
+        out = []
+        for c in citations:
+            others = [loc for loc in self.article_locations(c.passage.article_id) if loc.location != c.passage.path]
+            also = tuple(
+                {
+                    "path": loc.location,
+                    "title": loc.title,
+                    "source": loc.source,
+                    "url": loc.url,
+                    "published": loc.published or None,
+                    "similarity": round(loc.similarity, 3),
+                }
+                for loc in others
+            )
+            out.append(replace(c, also_published_by=also) if also else c)
+        return out
 
     def _backend_failure(self, backend: str, e: Exception) -> str:
         msg = f"the {backend} backend failed: {type(e).__name__}: {e}"

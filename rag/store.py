@@ -146,33 +146,39 @@ class Store:
     def add_article(self, article: Article) -> None:
         meta = {k: v for k, v in asdict(article).items() if k not in ("text", "id")}
         meta["published"] = meta["published"] or ""
-        meta["paths"] = json.dumps([article.path])
         self._articles.upsert(ids=[article.id], embeddings=[[0.0]], documents=[article.text], metadatas=[meta])
 
-    @staticmethod
-    def article_paths(meta: dict[str, Any]) -> list[str]:
-        """Every file that holds this article's text (identical copies are stored once)."""
-        return list(json.loads(meta["paths"])) if meta.get("paths") else [str(meta["path"])]
-
-    def set_article_paths(self, article_id: str, meta: dict[str, Any], paths: list[str]) -> None:
-        """Record the files holding an article; with none left the article goes, with another first
-        its passages are re-labelled so citations name a file that still has the text."""
-        if not paths:
-            self.delete_article(article_id)
-            return
-        if paths[0] != meta["path"]:
-            rows = self._collection.get(where={"article_id": article_id}, include=["metadatas"])
-            if rows["ids"]:
-                self._collection.update(ids=rows["ids"], metadatas=[{**m, "path": paths[0]} for m in rows["metadatas"]])
-        self._articles.update(ids=[article_id], metadatas=[{**meta, "path": paths[0], "paths": json.dumps(paths)}])
+    def relabel_article(self, article_id: str, path: str) -> None:
+        """Name another file for an article (its first file went, an identical copy remains), so citations
+        point to a file that still holds the text."""
+        rows = self._collection.get(where={"article_id": article_id}, include=["metadatas"])
+        if rows["ids"]:
+            self._collection.update(ids=rows["ids"], metadatas=[{**m, "path": path} for m in rows["metadatas"]])
+        res = self._articles.get(ids=[article_id], include=["metadatas"])
+        if res["ids"]:
+            self._articles.update(ids=[article_id], metadatas=[{**res["metadatas"][0], "path": path}])
 
     def article_text(self, article_id: str) -> str | None:
         res = self._articles.get(ids=[article_id], include=["documents"])
         return res["documents"][0] if res["ids"] else None
 
     def delete_article(self, article_id: str) -> None:
+        """Passages first, then the article record: a crash in between leaves nothing searchable."""
         self._collection.delete(where={"article_id": article_id})
         self._articles.delete(ids=[article_id])
+
+    def begin_writes(self) -> None:
+        """Bump the revision before changing anything, so a run that dies half-way leaves a revision the
+        saved keyword index does not match: it is rebuilt instead of serving stale ids."""
+        old = self.manifest()
+        self._write_manifest(articles=int(old.get("articles", 0)), passages=int(old.get("passages", 0)))
+
+    def passage_article_ids(self) -> dict[str, int]:
+        """article_id -> number of passages, over the whole collection (for checks and repairs)."""
+        counts: dict[str, int] = {}
+        for _, _, meta in self._iter_rows(documents=False):
+            counts[str(meta["article_id"])] = counts.get(str(meta["article_id"]), 0) + 1
+        return counts
 
     def commit(self) -> None:
         """After a batch of writes: record counts in the manifest and rebuild the keyword index."""
@@ -185,11 +191,13 @@ class Store:
         self._keyword.save(self.folder / "keyword", self._stamp())
 
     # --- reading --------------------------------------------------------------------------------
-    def _iter_rows(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    def _iter_rows(self, documents: bool = True) -> Iterator[tuple[str, str, dict[str, Any]]]:
         offset = 0
+        include = ["documents", "metadatas"] if documents else ["metadatas"]
         while True:
-            page = self._collection.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
-            yield from zip(page["ids"], page["documents"], page["metadatas"], strict=True)
+            page = self._collection.get(include=include, limit=_PAGE, offset=offset)
+            docs = page["documents"] if documents else [""] * len(page["ids"])
+            yield from zip(page["ids"], docs, page["metadatas"], strict=True)
             if len(page["ids"]) < _PAGE:
                 return
             offset += _PAGE

@@ -63,6 +63,9 @@ class Citation:
     quote: str
     start: int
     end: int
+    # Other inputs with this article's text: identical copies and near-duplicates (syndicated copies),
+    # each {"path", "title", "source", "url", "published", "similarity"}.
+    also_published_by: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         p = self.passage
@@ -71,11 +74,13 @@ class Citation:
             "path": p.path,
             "title": p.title,
             "source": p.source,
+            "url": p.url,
             "published": p.published,
             "language": p.language,
             "quote": self.quote,
             "start": self.start,
             "end": self.end,
+            "also_published_by": list(self.also_published_by),
         }
 
 
@@ -154,20 +159,49 @@ class FileProblem:
         return f"{self.path}: {self.reason}"
 
 
+@dataclass(frozen=True)
+class Duplicate:
+    """An input not stored on its own: an identical copy (similarity 1.0) or a near-duplicate of `of`."""
+
+    location: str
+    of: str  # the location of the stored article
+    similarity: float
+
+    def __str__(self) -> str:
+        if self.similarity >= 1.0:
+            return f"{self.location}: identical to {self.of}"
+        return f"{self.location}: near-duplicate ({self.similarity:.0%} similar) of {self.of}, listed as also published"
+
+
 @dataclass
 class IngestReport:
-    """What one ingest run did."""
+    """What one ingest run did, per article-sized input (a file, or one record of a JSON export)."""
 
-    new: list[str] = field(default_factory=list)  # paths
-    updated: list[str] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)  # locations stored as new articles
+    updated: list[str] = field(default_factory=list)  # locations whose article was replaced
     unchanged: list[str] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
     failed: list[FileProblem] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # locations removed (pruned, or `rag remove`)
+    files: int = 0  # files looked at
     passages_added: int = 0
     seconds: float = 0.0
 
-    def summary(self) -> str:
+    @property
+    def changed(self) -> bool:
+        return bool(self.new or self.updated or self.duplicates or self.removed)
+
+    def summary(self, limit: int = 50) -> str:
+        """A closing summary: counts, then one line per duplicate and per failure (at most `limit` each)."""
         line = (
             f"{len(self.new)} new, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
-            f"{len(self.failed)} failed; {self.passages_added} passages added in {self.seconds:.1f}s"
+            f"{len(self.duplicates)} duplicate, {len(self.failed)} failed"
+            + (f", {len(self.removed)} removed" if self.removed else "")
+            + f"; {self.passages_added} passages added from {self.files} files in {self.seconds:.1f}s"
         )
-        return "\n".join([line, *(f"  failed: {p}" for p in self.failed)])
+        out = [line]
+        for label, items in (("duplicate", self.duplicates), ("failed", self.failed), ("removed", self.removed)):
+            out += [f"  {label}: {item}" for item in items[:limit]]
+            if len(items) > limit:
+                out.append(f"  ... and {len(items) - limit} more {label}")
+        return "\n".join(out)

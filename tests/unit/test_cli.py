@@ -30,10 +30,10 @@ def test_ingest_seeds_prints_five_new_then_five_unchanged(tmp_path: Path, capsys
     index = str(tmp_path / "idx")
     code, out, _ = run(capsys, "ingest", str(SEEDS), "--index", index, "--quiet")
     assert code == 0
-    assert out.startswith("5 new, 0 updated, 0 unchanged, 0 failed;")
+    assert out.startswith("5 new, 0 updated, 0 unchanged, 0 duplicate, 0 failed;")
     code, out, _ = run(capsys, "ingest", str(SEEDS), "--index", index, "--quiet")
     assert code == 0
-    assert out.startswith("0 new, 0 updated, 5 unchanged, 0 failed;")
+    assert out.startswith("0 new, 0 updated, 5 unchanged, 0 duplicate, 0 failed;")
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
     assert manifest["identity"]["embedder"] == "hashing-v1"
     assert manifest["articles"] == 5
@@ -112,19 +112,19 @@ def test_ask_on_empty_index_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_ingest_missing_path_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "ingest", "/nonexistent", "--index", str(tmp_path / "idx"), "--quiet")
     assert code == 1  # nothing usable at all
-    assert out.startswith("0 new, 0 updated, 0 unchanged, 1 failed;")
+    assert out.startswith("0 new, 0 updated, 0 unchanged, 0 duplicate, 1 failed;")
     assert "  failed: /nonexistent: no such file or folder" in out.splitlines()
 
 
 def test_ingest_with_some_bad_files_exits_0_and_names_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bad = tmp_path / "notes.pdf"
+    bad = tmp_path / "notes.odt"
     bad.write_bytes(b"%PDF")
     code, out, _ = run(
         capsys, "ingest", str(SEEDS / "000_b89d6b79fc443941.txt"), str(bad), "--index", str(tmp_path / "idx"), "--quiet"
     )
     assert code == 0
-    assert out.startswith("1 new, 0 updated, 0 unchanged, 1 failed;")
-    assert f"  failed: {bad}: unsupported file type '.pdf'" in out.splitlines()
+    assert out.startswith("1 new, 0 updated, 0 unchanged, 0 duplicate, 1 failed;")
+    assert f"  failed: {bad}: unsupported file type '.odt'" in out.splitlines()
 
 
 def test_index_mismatch_is_a_one_line_error(

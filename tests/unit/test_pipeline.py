@@ -67,14 +67,14 @@ def test_ingest_seeds_then_again_then_a_changed_file(tmp_path: Path, make_index:
 
     first = idx.ingest(articles)
     assert sorted(Path(p).name for p in first.new) == sorted(p.name for p in SEEDS.glob("*.txt"))
-    assert first.summary().startswith("5 new, 0 updated, 0 unchanged, 0 failed;")
+    assert first.summary().startswith("5 new, 0 updated, 0 unchanged, 0 duplicate, 0 failed;")
     assert first.passages_added == idx.store.count() > 5
     assert idx.store.manifest()["articles"] == 5
     assert idx.store.manifest()["passages"] == idx.store.count()
     assert len(idx.store.articles()) == 5
 
     second = idx.ingest(articles)
-    assert second.summary().startswith("0 new, 0 updated, 5 unchanged, 0 failed; 0 passages added")
+    assert second.summary().startswith("0 new, 0 updated, 5 unchanged, 0 duplicate, 0 failed; 0 passages added")
     assert idx.store.count() == first.passages_added
 
     changed = articles / "004_6291d9374a122252.txt"
@@ -85,7 +85,7 @@ def test_ingest_seeds_then_again_then_a_changed_file(tmp_path: Path, make_index:
         changed.read_text(encoding="utf-8") + "\nA closing sentence about Toretsk was added.\n", encoding="utf-8"
     )
     third = idx.ingest(articles)
-    assert third.summary().startswith("0 new, 1 updated, 4 unchanged, 0 failed;")
+    assert third.summary().startswith("0 new, 1 updated, 4 unchanged, 0 duplicate, 0 failed;")
     assert third.updated == [str(changed)]
     after = {aid for aid, meta in idx.store.articles().items() if meta["path"] == str(changed)}
     assert len(after) == 1 and after != before
@@ -128,10 +128,10 @@ def test_good_and_bad_files_are_ingested_and_reported(tmp_path: Path, make_index
     assert "binary" in failed["binary.txt"]
     assert "UTF-8" in failed["latin1.txt"]
     assert failed["empty.md"] == "empty file"
-    assert failed["scripts-only.html"] == "no article text left after cleaning"
+    assert failed["scripts-only.html"] == "HTML has no article text (only navigation or markup)"
     assert failed["missing"] == "no such file or folder"
     summary = report.summary()
-    assert summary.startswith("2 new, 0 updated, 0 unchanged, 5 failed;")
+    assert summary.startswith("2 new, 0 updated, 0 unchanged, 0 duplicate, 5 failed;")
     for name in failed:
         assert re.search(rf"^  failed: .*{re.escape(name)}: ", summary, flags=re.M)
     # What was there is still there, and the good files were added.
@@ -176,7 +176,7 @@ def test_changing_one_of_two_identical_files_keeps_the_other(tmp_path: Path, mak
     (docs / "a.txt").write_text(story)
     (docs / "b.txt").write_text(story)
     idx = make_index(tmp_path / "idx")
-    assert idx.ingest(docs).summary().startswith("1 new, 0 updated, 1 unchanged")
+    assert idx.ingest(docs).summary().startswith("1 new, 0 updated, 0 unchanged, 1 duplicate")
     (docs / "a.txt").write_text("The Odesa port reopened for grain ships on Sunday.\n")
     report = idx.ingest(docs)
     assert report.unchanged == [str(docs / "b.txt")]
@@ -209,6 +209,7 @@ def test_open_by_settings_only_with_hashing_embedder(tmp_path: Path) -> None:
     assert answer.backend == "extractive"
     assert len(answer.passages) == 3
     assert idx.store.manifest()["identity"] == {
+        "layout": 2,
         "embedder": "hashing-v1",
         "chunk_max_chars": 900,
         "chunk_overlap_sentences": 1,

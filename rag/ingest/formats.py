@@ -1,0 +1,428 @@
+"""Turn the bytes of one file into articles: plain text plus the metadata the file itself carries.
+
+Contract with cleaning: every `RawDocument.text` is plain text, never markup. Extracted formats (HTML,
+PDF, DOCX) give one paragraph per line, a blank line at most between pages; .txt / .md files and
+JSON records come as written. `kind` only records where the text came from. Metadata the file carries
+is in `meta`. Each parser returns a `FileProblem` with a one-line reason instead of raising.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import charset_normalizer
+
+from rag.config import JsonFields
+from rag.types import FileProblem
+
+# trafilatura, pypdf and python-docx take about half a second to import: they are imported by the
+# parser that needs them, so commands that never read such a file (`rag ask`) do not pay for them.
+if TYPE_CHECKING:
+    from pypdf import PdfReader
+    from trafilatura.settings import Document as Extracted
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    """One article's worth of input: a whole file, or one record of a JSON / JSON Lines export."""
+
+    path: Path
+    kind: str  # where the text came from: "text", "html", "pdf", "docx" or "record"
+    text: str  # plain text, never markup (extracted from HTML, PDF, DOCX or the JSON record)
+    raw: bytes  # the bytes this article came from (the file, or the record's line), for hashing
+    key: str = ""  # "" for one-article files; the record's id (or line number) inside an export
+    meta: dict[str, str] = field(default_factory=dict)  # known fields: title, source, url, published, author
+
+    @property
+    def location(self) -> str:
+        """How citations and the index name this article: the file path, plus '#key' for records."""
+        return f"{self.path}#{self.key}" if self.key else str(self.path)
+
+
+Parsed = RawDocument | FileProblem
+
+
+def _problem(path: Path, reason: str) -> FileProblem:
+    return FileProblem(str(path), reason)
+
+
+def _one_line(error: BaseException, limit: int = 120) -> str:
+    """A library's error message fit for a one-line report."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@contextmanager
+def _quiet(*loggers: str) -> Iterator[None]:
+    """Silence a library's own warnings about a file: the user gets our one-line problem instead."""
+    saved = [(logging.getLogger(name), logging.getLogger(name).level) for name in loggers]
+    for logger, _ in saved:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in saved:
+            logger.setLevel(level)
+
+
+# --- dates ------------------------------------------------------------------------------------------
+
+_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, start=1)}
+_ISO = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
+_DAY_MONTH_YEAR = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\.?\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})\b")
+_MONTH_DAY_YEAR = re.compile(r"\b([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b")
+
+
+def iso_date(value: str) -> str | None:
+    """YYYY-MM-DD from ISO, YYYY/MM/DD, '12 March 2024', 'March 12, 2024' or RFC 2822 dates; else None."""
+    if m := _ISO.search(value):
+        parts = m.group(1), m.group(2), m.group(3)
+    elif m := _DAY_MONTH_YEAR.search(value):
+        parts = m.group(3), str(_MONTHS.get(m.group(2)[:3].lower(), 0)), m.group(1)
+    elif m := _MONTH_DAY_YEAR.search(value):
+        parts = m.group(3), str(_MONTHS.get(m.group(1)[:3].lower(), 0)), m.group(2)
+    else:
+        return None
+    try:
+        return date(*map(int, parts)).isoformat()
+    except ValueError:  # month name not recognised, or no such day
+        return None
+
+
+def _date_of(value: datetime | None) -> dict[str, str]:
+    return {"published": value.date().isoformat()} if value else {}
+
+
+def _meta(**values: str | None) -> dict[str, str]:
+    """Metadata without empty fields, whitespace collapsed."""
+    return {k: " ".join(v.split()) for k, v in values.items() if v and v.strip()}
+
+
+# --- plain text ---------------------------------------------------------------------------------------
+
+
+def _decode_utf8(path: Path, raw: bytes) -> str | FileProblem:
+    if b"\x00" in raw[:8192]:
+        return _problem(path, "binary file (contains NUL bytes), not text")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        return _problem(path, f"invalid UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start})")
+
+
+def parse_text(path: Path, raw: bytes) -> Parsed:
+    """A .txt or .md file: UTF-8 text as it is (byte-order mark removed)."""
+    text = _decode_utf8(path, raw)
+    if isinstance(text, FileProblem):
+        return text
+    if not text.strip():
+        return _problem(path, "empty file")
+    return RawDocument(path=path, kind="text", text=text, raw=raw)
+
+
+# --- HTML -----------------------------------------------------------------------------------------------
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+# Browsers read pages labelled Latin-1 or ASCII as Windows-1252 (curly quotes, dashes); so do we.
+_LABEL_ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252", "us-ascii": "cp1252"}
+# Never article text, even when the extractor's fallback finds nothing else.
+_PRUNE = ["//nav", "//footer", "//aside"]
+_WORD = re.compile(r"\w+")
+
+
+def _decode_html(raw: bytes) -> str | None:
+    """UTF-8, else the charset the page declares, else charset-normalizer's best guess (None: not text)."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    if m := _META_CHARSET.search(raw[:4096]):
+        label = m.group(1).decode("ascii", "replace").lower()
+        try:
+            return raw.decode(_LABEL_ALIASES.get(label, label))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    best = charset_normalizer.from_bytes(raw).best()
+    return str(best) if best is not None else None
+
+
+def _main_text(html: str) -> Extracted | None:
+    """The article body by trafilatura; None when the page holds only navigation, links or markup."""
+    import trafilatura
+    from trafilatura.settings import Document
+
+    tree = trafilatura.load_html(html)
+    if tree is None:  # a bare fragment such as "<p>...</p>" is not accepted as a page
+        tree = trafilatura.load_html(f"<html><body>{html}</body></html>")
+    if tree is None:
+        return None
+    link_words = set(_WORD.findall(" ".join(tree.xpath("//a//text()")).lower()))
+    # Precision first (fewer share bars, bylines, related links); the balanced mode keeps short pages.
+    for precise in (True, False):
+        doc = trafilatura.bare_extraction(
+            tree,
+            favor_precision=precise,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=False,
+            prune_xpath=_PRUNE,
+            # No guessing a date from free text or a copyright line: only what the page marks as its date.
+            date_extraction_params={"extensive_search": False, "original_date": True},
+        )
+        if isinstance(doc, Document) and doc.text:
+            words = set(_WORD.findall(doc.text.lower()))
+            if words and not words <= link_words:  # text that is all link labels is a menu, not an article
+                return doc
+    return None
+
+
+def parse_html(path: Path, raw: bytes) -> Parsed:
+    """An .html page: the article's paragraphs, one per line, with title, date, site, URL and author."""
+    if b"\x00" in raw[:8192]:
+        return _problem(path, "binary file (contains NUL bytes), not text")
+    html = _decode_html(raw)
+    if html is None:
+        return _problem(path, "cannot tell the text encoding (not UTF-8, no charset declared)")
+    if not html.strip():
+        return _problem(path, "empty file")
+    with _quiet("trafilatura", "htmldate", "courlan"):
+        doc = _main_text(html)
+    if doc is None:
+        return _problem(path, "HTML has no article text (only navigation or markup)")
+    meta = _meta(
+        title=doc.title,
+        source=doc.sitename or (doc.hostname or "").removeprefix("www."),
+        url=doc.url,
+        published=iso_date(doc.date or ""),
+        author=doc.author,
+    )
+    return RawDocument(path=path, kind="html", text=doc.text or "", raw=raw, meta=meta)
+
+
+# --- PDF ------------------------------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"""[.!?]["'”’»)\]]*$""")
+_PAGE_NUMBER = re.compile(r"(?i)(page\s*)?\d{1,4}(\s*(of|/)\s*\d{1,4})?")
+# Titles that are really file names, as word processors write them into the PDF info.
+_FILE_NAME_TITLE = re.compile(r"(?i)^microsoft \w+ - |\.(docx?|pdf|indd|qxd|txt|rtf)$")
+
+
+def _page_lines(page: str) -> list[str]:
+    """A page's visual lines, stripped, without a page number at its top or bottom."""
+    lines = [line.strip() for line in page.splitlines()]
+    while lines and (not lines[-1] or _PAGE_NUMBER.fullmatch(lines[-1])):
+        lines.pop()
+    while lines and (not lines[0] or _PAGE_NUMBER.fullmatch(lines[0])):
+        lines.pop(0)
+    return lines
+
+
+def _join(paragraph: str, line: str) -> str:
+    """Append a visual line to its paragraph, rejoining a word hyphenated at the line end."""
+    if paragraph.endswith("-") and paragraph[-2:-1].isalpha() and line[:1].islower():
+        return paragraph[:-1] + line
+    return f"{paragraph} {line}" if paragraph else line
+
+
+def reflow_pdf_text(pages: list[str]) -> str:
+    """PDF text comes as visual lines: rejoin them into paragraphs, one per line.
+
+    A paragraph ends at a blank line, at a line ending a sentence, or at a short line (a heading or a
+    paragraph's last line). A paragraph that runs over a page break is joined; other page breaks
+    become blank lines.
+    """
+    out: list[str] = []
+    paragraph = ""
+    for page in pages:
+        lines = _page_lines(page)
+        lengths = sorted(len(line) for line in lines if line)
+        full = lengths[int(0.8 * (len(lengths) - 1))] if lengths else 0  # a typical full line
+        for line in lines:
+            if line:
+                paragraph = _join(paragraph, line)
+            if paragraph and (not line or _SENTENCE_END.search(line) or len(line) < 0.6 * full):
+                out.append(paragraph)
+                paragraph = ""
+        if not paragraph and out and out[-1]:
+            out.append("")  # the page ended with its paragraph: keep the page break visible
+    out.append(paragraph)
+    return "\n".join(out).strip()
+
+
+def _pdf_meta(reader: PdfReader) -> dict[str, str]:
+    """Title, author and creation date from the PDF info dictionary; malformed entries are ignored."""
+    try:
+        info = reader.metadata
+        if info is None:
+            return {}
+        title = info.title if info.title and not _FILE_NAME_TITLE.search(info.title.strip()) else None
+        return _meta(title=title, author=info.author) | _date_of(info.creation_date)
+    except Exception:  # a broken info entry must not cost the article its text
+        return {}
+
+
+def parse_pdf(path: Path, raw: bytes) -> Parsed:
+    """A .pdf: its text layer (no OCR), reflowed into paragraphs, with the info's title, author and date."""
+    from pypdf import PasswordType, PdfReader
+
+    try:
+        with _quiet("pypdf"):
+            reader = PdfReader(io.BytesIO(raw))
+            if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+                return _problem(path, "PDF is encrypted")
+            pages = [page.extract_text() for page in reader.pages]
+            meta = _pdf_meta(reader)
+    # pypdf raises many exception types on malformed files; to the user they all mean the same thing.
+    except Exception as e:
+        return _problem(path, f"not a readable PDF ({_one_line(e)})")
+    text = reflow_pdf_text(pages)
+    if not text:
+        return _problem(path, "PDF has no text layer (scanned images?); run OCR first")
+    return RawDocument(path=path, kind="pdf", text=text, raw=raw, meta=meta)
+
+
+# --- DOCX -----------------------------------------------------------------------------------------------
+
+
+def parse_docx(path: Path, raw: bytes) -> Parsed:
+    """A Word .docx: its non-empty paragraphs, one per line, with the core title, author and created date."""
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(raw))
+        paragraphs = [" ".join(p.text.split()) for p in document.paragraphs]
+        props = document.core_properties
+        meta = _meta(title=props.title, author=props.author) | _date_of(props.created)
+    # A broken zip, a missing part or bad XML: python-docx lets each surface as its own type.
+    except Exception as e:
+        return _problem(path, f"not a readable .docx ({_one_line(e)})")
+    text = "\n".join(p for p in paragraphs if p)
+    if not text:
+        return _problem(path, ".docx has no text")
+    return RawDocument(path=path, kind="docx", text=text, raw=raw, meta=meta)
+
+
+# --- JSON and JSON Lines records ------------------------------------------------------------------------
+
+_TEXT_FALLBACKS = ("body", "content")
+_LIST_KEYS = ("articles", "items", "data", "records", "documents", "results")
+
+
+def _record(path: Path, record: Any, raw: bytes, key: str, where: str, fields: JsonFields) -> Parsed:
+    """One record object as a RawDocument; `where` ("line 5", "item 2", or "" for a whole file) names it."""
+    at = f"{where}: " if where else ""
+    if not isinstance(record, dict):
+        return _problem(path, f"{at}not a JSON object")
+    names = (fields.text, *(f for f in _TEXT_FALLBACKS if f != fields.text))
+    text = next((record[name] for name in names if record.get(name) is not None), None)
+    if text is None:
+        return _problem(path, f"{at}no '{fields.text}' field")
+    if not isinstance(text, str) or not text.strip():
+        return _problem(path, f"{at}'{fields.text}' is not a non-empty string")
+
+    def string(name: str) -> str | None:
+        value = record.get(name)
+        return str(value) if isinstance(value, str | int | float) else None
+
+    meta = _meta(
+        title=string(fields.title),
+        source=string(fields.source),
+        url=string(fields.url),
+        published=iso_date(string(fields.date) or ""),
+        author=string("author"),
+    )
+    return RawDocument(path=path, kind="record", text=text, raw=raw, key=string(fields.id) or key, meta=meta)
+
+
+def _lines(raw: bytes) -> Iterator[tuple[int, bytes]]:
+    """(1-based number, bytes) of each line, one at a time: a large export is never split all at once."""
+    start, number = 0, 0
+    while start < len(raw):
+        end = raw.find(b"\n", start)
+        end = len(raw) if end < 0 else end
+        number += 1
+        yield number, raw[start:end].rstrip(b"\r")
+        start = end + 1
+
+
+def _json_problem(e: json.JSONDecodeError | UnicodeDecodeError, in_line: bool) -> str:
+    """Where a JSON Lines line (columns) or a whole .json file (lines and columns) went wrong."""
+    if isinstance(e, UnicodeDecodeError):
+        where = f"column {e.start + 1}" if in_line else f"offset {e.start}"
+        return f"invalid UTF-8 (byte 0x{e.object[e.start]:02x} at {where})"
+    line = "" if in_line else f"line {e.lineno}: "
+    return f"malformed JSON ({line}{e.msg} at column {e.colno})"
+
+
+def _load(blob: bytes) -> Any:
+    """Parse UTF-8 JSON; json.loads would guess UTF-16 or UTF-32 from bytes, which JSON files never are."""
+    return json.loads(blob.decode("utf-8-sig"))
+
+
+def parse_jsonl(path: Path, raw: bytes, fields: JsonFields) -> Iterator[Parsed]:
+    """A JSON Lines export: one record per line (blank lines ignored); each bad line is its own problem."""
+    for number, line in _lines(raw):
+        if not line.strip():
+            continue
+        try:
+            record = _load(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            yield _problem(path, f"line {number}: {_json_problem(e, in_line=True)}")
+            continue
+        yield _record(path, record, line, f"line-{number}", f"line {number}", fields)
+
+
+def _record_list(data: Any) -> list[Any] | None:
+    """The records of a .json file: the list itself, or a list under a usual key (None: one record)."""
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        for key in _LIST_KEYS:
+            if isinstance(records := data.get(key), list):
+                return records
+    return None
+
+
+def parse_json(path: Path, raw: bytes, fields: JsonFields) -> Iterator[Parsed]:
+    """A .json file: a list of records, an object with a list under 'articles' etc., or one record."""
+    try:
+        data = _load(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        yield _problem(path, _json_problem(e, in_line=False))
+        return
+    records = _record_list(data)
+    if records is None:
+        yield _record(path, data, raw, "", "", fields)
+        return
+    if not records:
+        yield _problem(path, "no records (empty list)")
+    for number, record in enumerate(records, start=1):
+        # Canonical bytes per record: editing one record changes only that record's hash.
+        blob = json.dumps(record, sort_keys=True, ensure_ascii=False).encode()
+        yield _record(path, record, blob, f"item-{number}", f"item {number}", fields)
+
+
+# --- dispatch -------------------------------------------------------------------------------------------
+
+ARTICLE_PARSERS: dict[str, Callable[[Path, bytes], Parsed]] = {
+    ".txt": parse_text,
+    ".md": parse_text,
+    ".html": parse_html,
+    ".htm": parse_html,
+    ".pdf": parse_pdf,
+    ".docx": parse_docx,
+}
+RECORD_PARSERS: dict[str, Callable[[Path, bytes, JsonFields], Iterator[Parsed]]] = {
+    ".json": parse_json,
+    ".jsonl": parse_jsonl,
+}
