@@ -24,7 +24,11 @@ def _identifier() -> Any:
     """py3langid's model ships inside the package; it takes about a second to load, so load it once."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    # Only ISO 639-1 languages: the model also knows dialects and 3-letter codes ("pcm", "zxx") that
+    # mislabel short English news items and would not match a --lang filter.
+    identifier.set_languages([c for c in identifier.nb_classes if len(c) == 2])
+    return identifier
 
 
 def article_language(text: str) -> str:

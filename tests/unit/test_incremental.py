@@ -278,3 +278,23 @@ def test_progress_shows_files_and_passages_per_second(
     make_index(tmp_path / "idx").ingest(seeds, progress=True)
     err = capsys.readouterr().err
     assert "files/s" in err and "passages/s" in err and "5/5 files" in err
+
+
+def test_citations_list_the_other_outlets_that_published_the_story(tmp_path: Path, make_index: MakeIndex) -> None:
+    wire = tmp_path / "wire.jsonl"
+    edited = STORY.replace("on Tuesday", "on Tuesday morning")
+    wire.write_text(
+        json.dumps({"id": "ap-1", "source": "AP", "url": "https://ap.example/1", "date": "2025-11-04", "text": STORY})
+        + "\n"
+        + json.dumps({"id": "kp-7", "source": "Kyiv Post", "date": "2025-11-05", "text": edited})
+        + "\n"
+    )
+    idx = make_index(tmp_path / "idx")
+    report = idx.ingest(wire)
+    assert report.new == [f"{wire}#ap-1"] and [d.location for d in report.duplicates] == [f"{wire}#kp-7"]
+    answer = idx.ask("How many households were without heating in Kharkiv?", backend="extractive")
+    (also,) = answer.citations[0].also_published_by
+    assert (also["path"], also["source"], also["published"]) == (f"{wire}#kp-7", "Kyiv Post", "2025-11-05")
+    assert 0.8 <= also["similarity"] < 1.0
+    assert answer.to_json()["citations"][0]["also_published_by"] == [also]
+    assert answer.to_json()["citations"][0]["url"] == "https://ap.example/1"
