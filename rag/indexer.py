@@ -105,6 +105,7 @@ class _Ingest:
         self.pending: dict[str, _Pending] = {}  # article id -> pending, in insertion order
         self.batch: list[Passage] = []
         self.stored_passages: set[str] = set()
+        self.marked: set[str] = set()  # pending articles listed as unfinished in the ledger
         self.bar: tqdm | None = None
         self.wrote = False  # anything changed in the store (then the keyword index is rebuilt)
         self.started = time.perf_counter()
@@ -181,8 +182,6 @@ class _Ingest:
             return
         (self.report.updated if old else self.report.new).append(location)
         passages = chunk_article(article, self.settings.chunk.max_chars, self.settings.chunk.overlap_sentences)
-        with self.ledger.transaction():
-            self.ledger.mark_unfinished([article.id])
         self.near.add(article.id, sig)
         self.pending[article.id] = _Pending(article, path, sha, to_bytes(sig), passages[-1].id, old)
         self.batch.extend(passages)
@@ -202,7 +201,13 @@ class _Ingest:
 
     # --- storing --------------------------------------------------------------------------------
     def _flush(self, batch: list[Passage]) -> None:
-        self.store.add(batch, self.embedder.embed_passages([p.text for p in batch]))
+        vectors = self.embedder.embed_passages([p.text for p in batch])
+        starting = {p.article_id for p in batch} - self.marked
+        if starting:  # durable before the first passage of an article reaches Chroma
+            with self.ledger.transaction():
+                self.ledger.mark_unfinished(starting)
+            self.marked |= starting
+        self.store.add(batch, vectors)
         self.report.passages_added += len(batch)
         self.stored_passages.update(p.id for p in batch)
         if self.bar is not None:
@@ -217,8 +222,7 @@ class _Ingest:
             self.batch = []
 
     def _complete(self, done: list[_Pending]) -> None:
-        for p in done:
-            self.store.add_article(p.article)
+        self.store.add_articles([p.article for p in done])
         with self.ledger.transaction():
             for p in done:
                 a = p.article
@@ -233,6 +237,7 @@ class _Ingest:
             self.ledger.clear_unfinished([p.article.id for p in done])
         for p in done:
             del self.pending[p.article.id]
+            self.marked.discard(p.article.id)
             self.stored_passages.difference_update(
                 pid for pid in list(self.stored_passages) if pid.startswith(p.article.id + ":")
             )

@@ -143,10 +143,21 @@ class Store:
             metadatas=[_passage_metadata(p) for p in passages],
         )
 
-    def add_article(self, article: Article) -> None:
-        meta = {k: v for k, v in asdict(article).items() if k not in ("text", "id")}
-        meta["published"] = meta["published"] or ""
-        self._articles.upsert(ids=[article.id], embeddings=[[0.0]], documents=[article.text], metadatas=[meta])
+    def add_articles(self, articles: Sequence[Article]) -> None:
+        """Article records (whole text and metadata), written once all of an article's passages are."""
+        if not articles:
+            return
+        metas = []
+        for article in articles:
+            meta = {k: v for k, v in asdict(article).items() if k not in ("text", "id")}
+            meta["published"] = meta["published"] or ""
+            metas.append(meta)
+        self._articles.upsert(
+            ids=[a.id for a in articles],
+            embeddings=[[0.0]] * len(articles),
+            documents=[a.text for a in articles],
+            metadatas=metas,
+        )
 
     def relabel_article(self, article_id: str, path: str) -> None:
         """Name another file for an article (its first file went, an identical copy remains), so citations
