@@ -188,6 +188,9 @@ def _render_status(s: dict[str, Any]) -> str:
         f"index:    {s['index']}",
         f"chroma:   {s['chroma']}",
         f"articles: {m.get('articles', 0)}   passages: {s['passages']}   revision: {m.get('revision', 0)}",
+        "inputs:   {} files, {} identical copies, {} near-duplicates (stored once)".format(
+            s["ledger"].get("files", 0), s["ledger"].get("inputs_copy", 0), s["ledger"].get("inputs_near", 0)
+        ),
         f"built with: {json.dumps(m.get('identity', {}))}",
         f"default backend: {s['default_backend']}",
         "backends:",

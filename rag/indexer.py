@@ -147,9 +147,7 @@ class _Ingest:
         if old and old.sha256 == sha and not force:
             self.report.unchanged.append(location)
             return
-        article = replace(
-            clean_document(doc, self.lines, self.settings.ingest.boilerplate_min_repeats), path=location
-        )
+        article = replace(clean_document(doc, self.lines, self.settings.ingest.boilerplate_min_repeats), path=location)
         if not article.text:
             self.report.failed.append(FileProblem(location, "no article text left after cleaning"))
             return
@@ -227,9 +225,7 @@ class _Ingest:
             for p in done:
                 a = p.article
                 self.ledger.put_location(
-                    Location(
-                        a.path, p.path, p.sha256, a.id, "stored", 1.0, a.title, a.source, a.url, a.published or ""
-                    )
+                    Location(a.path, p.path, p.sha256, a.id, "stored", 1.0, a.title, a.source, a.url, a.published or "")
                 )
                 self.ledger.set_signature(a.id, p.signature)
                 for copy in p.copies:

@@ -128,6 +128,15 @@ class Index:
         """Remove articles by file, folder (files present or not), location (FILE#KEY) or article id."""
         return remove([str(t) for t in targets], self.store, self.settings)
 
+    def _ledger_counts(self) -> dict[str, int]:
+        if not ledger_path(self.settings).exists():
+            return {}
+        ledger = Ledger(ledger_path(self.settings))
+        try:
+            return ledger.counts()
+        finally:
+            ledger.close()
+
     def article_locations(self, article_id: str) -> list[Location]:
         """Every input that became this article: its file, identical copies, near-duplicates ("also
         published by"), with each one's title, outlet, URL and date."""
@@ -268,6 +277,7 @@ class Index:
             "index": str(self.settings.index),
             "chroma": self.settings.chroma_url or f"embedded ({self.settings.index / 'chroma'})",
             "passages": self.store.count(),
+            "ledger": self._ledger_counts(),
             "manifest": self.store.manifest(),
             "backends": {
                 s.name: {"available": s.available, "detail": s.detail} for s in backend_statuses(self.settings.llm)

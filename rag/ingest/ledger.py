@@ -144,8 +144,13 @@ class Ledger:
     def signatures(self) -> Iterator[tuple[str, bytes]]:
         yield from self._db.execute("SELECT article_id, signature FROM signatures")
 
-    def article_count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM signatures").fetchone()[0])
+    def counts(self) -> dict[str, int]:
+        """Files, stored articles, and inputs by what they became (stored, copy, near)."""
+        out = {"files": int(self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0])}
+        out["articles"] = int(self._db.execute("SELECT COUNT(*) FROM signatures").fetchone()[0])
+        for kind, n in self._db.execute("SELECT kind, COUNT(*) FROM locations GROUP BY kind"):
+            out[f"inputs_{kind}"] = int(n)
+        return out
 
     # --- crash journal --------------------------------------------------------------------------
     def mark_unfinished(self, article_ids: Iterable[str]) -> None:

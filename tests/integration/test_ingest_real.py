@@ -28,7 +28,8 @@ HTML = """<!doctype html><html><head><title>Kherson ferry | Example News</title>
 <article><h1>Ferry to Kherson islands resumes</h1>
 <p>A river ferry linking Kherson with the islands of the Dnipro resumed service on Thursday, the regional
 administration said, after a pause of six weeks caused by Russian drone attacks on the pier.</p>
-<p>"We carry about 300 passengers a day, most of them pensioners," the ferry's captain, Viktor Hnatyuk, told reporters.</p>
+<p>"We carry about 300 passengers a day, most of them pensioners," the ferry's captain, Viktor Hnatyuk,
+told reporters.</p>
 </article><footer>Subscribe to our newsletter. Copyright 2025 Example News.</footer></body></html>"""
 
 

@@ -194,5 +194,3 @@ def test_seed_passages_point_into_cleaned_article() -> None:
         for p in passages:
             assert art.text[p.start : p.end] == p.text
             assert len(p.text) <= 900 or len(split_sentences(p.text)) == 1
-
-

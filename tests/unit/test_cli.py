@@ -146,6 +146,7 @@ def test_status_lists_the_backends(seeded_index_path: Path, capsys: pytest.Captu
     assert "ollama serve" in backends[0]
     assert backends[2].split()[1] == "yes"
     assert "articles: 5" in out
+    assert "inputs:   5 files, 0 identical copies, 0 near-duplicates" in out
 
 
 def test_status_json(seeded_index_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -156,6 +157,7 @@ def test_status_json(seeded_index_path: Path, capsys: pytest.CaptureFixture[str]
     assert data["backends"]["extractive"]["available"] is True
     assert data["backends"]["ollama"]["available"] is False
     assert data["manifest"]["articles"] == 5
+    assert data["ledger"] == {"files": 5, "articles": 5, "inputs_stored": 5}
     assert data["passages"] == data["manifest"]["passages"]
 
 

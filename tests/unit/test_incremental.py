@@ -232,9 +232,7 @@ def test_stdin_text_is_its_own_article(tmp_path: Path, make_index: MakeIndex) ->
     assert answer.citations[0].passage.path == "stdin:kharkiv.txt"
 
 
-def test_interrupted_ingest_leaves_a_consistent_index_that_the_next_run_completes(
-    tmp_path: Path, seeds: Path
-) -> None:
+def test_interrupted_ingest_leaves_a_consistent_index_that_the_next_run_completes(tmp_path: Path, seeds: Path) -> None:
     docs = tmp_path / "docs"
     shutil.copytree(seeds, docs)
     reference = open_counting(tmp_path / "ref", CountingEmbedder())
