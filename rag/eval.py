@@ -156,8 +156,7 @@ def cached_index(name: str, sources: list[Path], settings: Settings) -> Index:
                 h.update(f.name.encode() + f.read_bytes())
     folder = CACHE / f"{name}-{h.hexdigest()[:12]}"
     idx = Index(settings.model_copy(update={"index": folder}))
-    if not (folder / "manifest.json").exists():
-        idx.ingest(*sources, progress=True)
+    idx.ingest(*sources, progress=True)  # a no-op when nothing changed; completes an interrupted build
     return idx
 
 
