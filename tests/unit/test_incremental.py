@@ -296,3 +296,27 @@ def test_citations_list_the_other_outlets_that_published_the_story(tmp_path: Pat
     assert 0.8 <= also["similarity"] < 1.0
     assert answer.to_json()["citations"][0]["also_published_by"] == [also]
     assert answer.to_json()["citations"][0]["url"] == "https://ap.example/1"
+
+
+def test_crash_while_replacing_a_changed_file_loses_neither_version_half_way(
+    tmp_path: Path, make_index: MakeIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = tmp_path / "docs"
+    path = write(docs, "a.txt", STORY)
+    idx = make_index(tmp_path / "idx")
+    idx.ingest(docs)
+    path.write_text(STORY.replace("200,000", "210,000"), encoding="utf-8")
+
+    def killed(self: Any, article_id: str) -> None:
+        raise KeyboardInterrupt("killed between the ledger and Chroma")
+
+    with monkeypatch.context() as m:
+        m.setattr(type(idx.store), "delete_article", killed)
+        with pytest.raises(KeyboardInterrupt):
+            idx.ingest(docs)
+    # The new version is complete; the old one was listed for deletion and goes when the index opens.
+    reopened = make_index(tmp_path / "idx")
+    assert_consistent(reopened)
+    texts = [reopened.store.article_text(aid) or "" for aid in reopened.store.articles()]
+    assert len(texts) == 1 and "210,000" in texts[0]
+    assert reopened.ingest(docs).summary().startswith("0 new, 0 updated, 1 unchanged")
