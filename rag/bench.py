@@ -75,6 +75,27 @@ def _ingest_subprocess(folder: Path, index: Path) -> tuple[float, float, str]:
     return wall, peak / 1024, done.stdout.splitlines()[0]
 
 
+def _embed_subprocess(texts: list[str], scratch: Path) -> float:
+    """Seconds the embedder alone takes for `texts` in ingest's batches, model load included as in
+    ingest, in a process of its own like the ingest it is compared with: the floor for ingest time."""
+    scratch.write_text(json.dumps(texts), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "rag.bench", "embed-only", str(scratch)], capture_output=True, text=True, check=True
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def embed_only(scratch: Path) -> float:
+    texts = json.loads(scratch.read_text(encoding="utf-8"))
+    settings = Settings()
+    t0 = time.perf_counter()
+    embedder = make_embedder(settings.embed.model, settings.embed.threads)
+    size = settings.embed.batch_size
+    for i in range(0, len(texts), size):
+        embedder.embed_passages(texts[i : i + size])
+    return time.perf_counter() - t0
+
+
 def _summary_seconds(line: str) -> float:
     m = re.search(r"in ([0-9.]+)s$", line)
     return float(m.group(1)) if m else float("nan")
@@ -101,14 +122,7 @@ def run_bench(queries: int = 50, articles: int = 100, records: int = 500) -> int
             ),
             ("ingest peak memory (RSS)", f"{peak_mb:.0f} MB"),
         ]
-        # The embedder alone on exactly the passages ingest stored, in the same batches, model load
-        # included (as in ingest): the physical floor for ingest time.
-        t0 = time.perf_counter()
-        embedder = make_embedder(idx.settings.embed.model, idx.settings.embed.threads)
-        size = idx.settings.embed.batch_size
-        for i in range(0, len(texts), size):
-            embedder.embed_passages(texts[i : i + size])
-        embed_only = time.perf_counter() - t0
+        embed_only = _embed_subprocess(texts, Path(tmp) / "passages.json")
         rows.append(
             ("embedder alone, same passages", f"{embed_only:.1f} s (ingest/embedder = {seconds / embed_only:.3f})")
         )
@@ -164,3 +178,7 @@ def run_bench(queries: int = 50, articles: int = 100, records: int = 500) -> int
     for k, v in rows:
         print(f"| {k.ljust(width)} | {v} |")
     return 0
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["embed-only"]:
+    print(f"{embed_only(Path(sys.argv[2])):.3f}")
