@@ -65,15 +65,20 @@ def writer_lock(settings: Settings) -> Iterator[None]:
 
 
 def recover(store: Store, ledger: Ledger) -> list[str]:
-    """Delete from Chroma every article an interrupted run left unfinished; returns their ids."""
-    unfinished = ledger.unfinished()
-    if unfinished:
+    """Finish what an interrupted run left: delete the articles it listed as unfinished, and relabel
+    those whose stored file it had changed. Returns the ids touched."""
+    unfinished, relabels = ledger.unfinished(), ledger.relabels()
+    if unfinished or relabels:
         store.begin_writes()
         for article_id in unfinished:
             store.delete_article(article_id)
+        for article_id, path in relabels:
+            store.relabel_article(article_id, path)
         with ledger.transaction():
             ledger.clear_unfinished(unfinished)
-    return unfinished
+            for article_id, _ in relabels:
+                ledger.clear_relabel(article_id)
+    return unfinished + [a for a, _ in relabels]
 
 
 @dataclass
@@ -85,8 +90,8 @@ class _Pending:
     sha256: str  # of the raw input
     signature: bytes
     last_passage: str
-    replaces: Location | None  # the location's previous article, unlinked once this one is complete
-    copies: list[Location] = field(default_factory=list)
+    replaces: Location | None  # the location's previous article, retired once this one is complete
+    copies: list[tuple[Location, Location | None]] = field(default_factory=list)  # (copy, what it held)
 
 
 class _Ingest:
@@ -112,6 +117,8 @@ class _Ingest:
         self.files_done = 0
         self.files_total = 0
         self.problem_files: set[str] = set()  # files with nothing usable: read again next run
+        self.reread: set[str] = set()  # files of near-duplicates whose kept article was deleted
+        self.done_files: dict[str, str] = {}  # path -> sha256 of files read in full this run
 
     # --- helpers --------------------------------------------------------------------------------
     @property
@@ -173,7 +180,8 @@ class _Ingest:
             self._duplicate(described, old)
             return
         sig = signature(article.text)
-        match = self.near.find(sig, exclude=old.article_id if old else "")
+        # An edited file is not a near-duplicate of its own previous version (only of other articles).
+        match = self.near.find(sig, exclude=old.article_id if old and old.kind == "stored" else "")
         if match:
             near = replace(described, article_id=match.article_id, kind="near", similarity=match.similarity)
             self._duplicate(near, old)
@@ -190,12 +198,11 @@ class _Ingest:
     def _duplicate(self, loc: Location, old: Location | None) -> None:
         self.report.duplicates.append(Duplicate(loc.location, self.stored_location(loc.article_id), loc.similarity))
         if loc.article_id in self.pending:  # recorded once the article it copies is complete
-            self.pending[loc.article_id].copies.append(loc)
+            self.pending[loc.article_id].copies.append((loc, old))
             return
         with self.ledger.transaction():
-            self.ledger.put_location(loc)
-        if old:
-            self.unlink(old)
+            followups = self._move(loc, old)
+        self._follow(followups)
 
     # --- storing --------------------------------------------------------------------------------
     def _flush(self, batch: list[Passage]) -> None:
@@ -220,16 +227,21 @@ class _Ingest:
             self.batch = []
 
     def _complete(self, done: list[_Pending]) -> None:
+        """Articles whose passages are all stored: their records go to Chroma, then one ledger transaction
+        records their locations, retires what those locations held before and lists every Chroma change
+        that follows (deletions, relabels), so a kill anywhere leaves work that `recover` finishes."""
         self.store.add_articles([p.article for p in done])
+        followups: list[tuple[str, str, str]] = []
         with self.ledger.transaction():
             for p in done:
                 a = p.article
-                self.ledger.put_location(
-                    Location(a.path, p.path, p.sha256, a.id, "stored", 1.0, a.title, a.source, a.url, a.published or "")
+                stored = Location(
+                    a.path, p.path, p.sha256, a.id, "stored", 1.0, a.title, a.source, a.url, a.published or ""
                 )
                 self.ledger.set_signature(a.id, p.signature)
-                for copy in p.copies:
-                    self.ledger.put_location(copy)
+                followups += self._move(stored, p.replaces)
+                for copy, old in p.copies:
+                    followups += self._move(copy, old)
             self.ledger.clear_unfinished([p.article.id for p in done])
         for p in done:
             del self.pending[p.article.id]
@@ -237,32 +249,62 @@ class _Ingest:
             self.stored_passages.difference_update(
                 pid for pid in list(self.stored_passages) if pid.startswith(p.article.id + ":")
             )
-            if p.replaces:
-                self.unlink(p.replaces)
+        self._follow(followups)
+
+    def _move(self, new: Location | None, old: Location | None) -> list[tuple[str, str, str]]:
+        """Inside a ledger transaction: `new.location` now holds `new` (None: nothing) instead of `old`.
+        Returns the Chroma changes to make once the transaction is committed (already journaled)."""
+        followups: list[tuple[str, str, str]] = []
+        if old is not None and (new is None or new.article_id != old.article_id):
+            current = self.ledger.location(old.location)  # the caller's copy may be stale
+            if current is not None and current.article_id == old.article_id:
+                followups = self._release(current)
+        if new is not None:
+            self.ledger.put_location(new)
+        return followups
+
+    def _release(self, loc: Location) -> list[tuple[str, str, str]]:
+        """Inside a transaction: `loc` no longer holds its article. Another identical copy takes over as
+        the stored location, or, with none left, the article is deleted and its near-duplicates are
+        read again (they were only listed under it)."""
+        self._begin()
+        others = [x for x in self.ledger.locations_of(loc.article_id) if x.location != loc.location]
+        copies = [x for x in others if x.kind in ("stored", "copy")]
+        self.ledger.drop_location(loc.location, loc.article_id)
+        if loc.kind == "near" or (loc.kind == "copy" and copies):
+            return []
+        if copies:  # the stored file went; an identical copy remains
+            if any(x.kind == "stored" for x in copies):
+                return []
+            promoted = replace(copies[0], kind="stored")
+            self.ledger.put_location(promoted)
+            self.ledger.mark_relabel(loc.article_id, promoted.location)
+            return [("relabel", loc.article_id, promoted.location)]
+        self.ledger.mark_unfinished([loc.article_id])
+        self.ledger.drop_article(loc.article_id)
+        for near in others:
+            self.ledger.forget_file(near.path)
+            self.reread.add(near.path)
+        return [("delete", loc.article_id, "")]
+
+    def _follow(self, followups: list[tuple[str, str, str]]) -> None:
+        for action, article_id, path in followups:
+            if action == "relabel":
+                self.store.relabel_article(article_id, path)
+                with self.ledger.transaction():
+                    self.ledger.clear_relabel(article_id)
+            else:
+                self.store.delete_article(article_id)
+                if self._near is not None:
+                    self._near.remove(article_id)
+                with self.ledger.transaction():
+                    self.ledger.clear_unfinished([article_id])
 
     def unlink(self, old: Location) -> None:
-        """A location no longer holds `old.article_id`'s text: forget it, and delete the article when no
-        identical copy is left (its near-duplicates' files are then re-read by the next run)."""
-        self._begin()
-        remaining = [loc for loc in self.ledger.locations_of(old.article_id) if loc.location != old.location]
-        copies = [loc for loc in remaining if loc.kind in ("stored", "copy")]
+        """Remove one location (pruned, removed, or a record gone from its export)."""
         with self.ledger.transaction():
-            self.ledger.drop_location(old.location, old.article_id)
-            if copies and old.kind == "stored":
-                self.ledger.put_location(replace(copies[0], kind="stored"))
-            elif not copies:
-                self.ledger.mark_unfinished([old.article_id])
-                self.ledger.drop_article(old.article_id)
-                for loc in remaining:  # near-duplicates lose their kept article: read them afresh next time
-                    self.ledger.forget_file(loc.path)
-        if copies and old.kind == "stored":
-            self.store.relabel_article(old.article_id, copies[0].location)
-        elif not copies:
-            self.store.delete_article(old.article_id)
-            if self._near is not None:
-                self._near.remove(old.article_id)
-            with self.ledger.transaction():
-                self.ledger.clear_unfinished([old.article_id])
+            followups = self._move(None, old)
+        self._follow(followups)
 
     def _rates(self) -> str:
         elapsed = max(time.perf_counter() - self.started, 1e-9)
@@ -295,62 +337,84 @@ def ingest_paths(
     """
     started = time.perf_counter()
     report = IngestReport()
+    with _run(store, embedder, settings, report) as run:
+        found = list(find_files(paths, include=include, exclude=exclude)) if paths else []
+        files = [f for f in found if isinstance(f, Path)]
+        report.failed.extend(f for f in found if isinstance(f, FileProblem))
+        report.files = len(files) + (1 if stdin else 0)
+        changed = _changed_files(files, run, report)
+        run.files_total = len(files)
+        run.files_done = len(files) - len(changed)
+        with tqdm(
+            total=sum(size for _, _, size in changed),
+            desc="ingest",
+            unit="B",
+            unit_scale=True,
+            file=sys.stderr,
+            disable=not progress or not changed,
+            mininterval=0.5,
+        ) as bar:
+            run.bar = bar
+            for file, path, _ in changed:
+                raw = read_bytes(file, byte_limit(file, settings.ingest))  # again: only one file's bytes in memory
+                if isinstance(raw, FileProblem):
+                    report.failed.append(raw)
+                    run.problem_files.add(path)
+                else:
+                    _ingest_file(run, path, raw)
+                run.files_done += 1
+            if stdin:
+                name, raw = stdin
+                if Path(name).suffix.lower() in SUPPORTED_SUFFIXES:
+                    _ingest_file(run, STDIN_PREFIX + name, raw)
+                else:
+                    suffix = Path(name).suffix or "(none)"
+                    report.failed.append(FileProblem(STDIN_PREFIX + name, f"unsupported file type '{suffix}'"))
+            run.finish()
+        if prune:
+            _prune(run)
+        _reread_orphans(run)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+@contextmanager
+def _run(store: Store, embedder: Embedder | None, settings: Settings, report: IngestReport) -> Iterator[_Ingest]:
+    """One writing run: the lock, recovery of an interrupted run first, and at the end the files marked
+    done (only now that every article they hold is complete: a killed run re-reads them, finds the
+    finished records unchanged and redoes only the rest) and the keyword index rebuilt."""
     ledger = Ledger(ledger_path(settings))
     try:
         with writer_lock(settings):
             recovered = recover(store, ledger)
             run = _Ingest(store, ledger, embedder, settings, report)
-            found = list(find_files(paths, include=include, exclude=exclude)) if paths else []
-            files = [f for f in found if isinstance(f, Path)]
-            report.failed.extend(f for f in found if isinstance(f, FileProblem))
-            report.files = len(files) + (1 if stdin else 0)
-            changed = _changed_files(files, run, report)
-            run.files_total = len(files)
-            run.files_done = len(files) - len(changed)
-            total_bytes = sum(len(raw) for _, _, raw in changed)
-            with tqdm(
-                total=total_bytes,
-                desc="ingest",
-                unit="B",
-                unit_scale=True,
-                file=sys.stderr,
-                disable=not progress or not changed,
-                mininterval=0.5,
-            ) as bar:
-                run.bar = bar
-                for _, path, raw in changed:
-                    _ingest_file(run, path, raw)
-                    run.files_done += 1
-                if stdin:
-                    name, raw = stdin
-                    if Path(name).suffix.lower() in SUPPORTED_SUFFIXES:
-                        _ingest_file(run, STDIN_PREFIX + name, raw)
-                    else:
-                        report.failed.append(
-                            FileProblem(STDIN_PREFIX + name, f"unsupported file type '{Path(name).suffix or '(none)'}'")
-                        )
-                run.finish()
-            # Files are marked done only now that every article they hold is complete: a killed run
-            # re-reads them, finds the finished records unchanged and redoes only the rest.
+            yield run
             with ledger.transaction():
-                for _, path, raw in changed:
-                    if path not in run.problem_files:
-                        ledger.set_file(path, _sha256(raw), CLEANER_VERSION)
-            if prune:
-                _prune(run, ledger)
-            if run.wrote or recovered or not (store.folder / "keyword" / "ids.json").exists():
+                for path, sha in run.done_files.items():
+                    if path not in run.problem_files and path not in run.reread:
+                        ledger.set_file(path, sha, CLEANER_VERSION)
+            if run.wrote or recovered or _stale(store):
                 store.commit()
             run.lines.save(Path(settings.index) / "boilerplate.json")
     finally:
         ledger.close()
-    report.seconds = time.perf_counter() - started
-    return report
 
 
-def _changed_files(files: list[Path], run: _Ingest, report: IngestReport) -> list[tuple[Path, str, bytes]]:
-    """Files whose bytes differ from the ledger's (or were read with another cleaner). Reading and
-    hashing is all an unchanged file costs. Their plain-text lines feed the boilerplate statistics
-    before any of them is cleaned, so lines repeated across this batch of files are known."""
+def _stale(store: Store) -> bool:
+    """The keyword index or the manifest's counts do not match the collection (a run was killed after
+    its last write but before its commit)."""
+    manifest = store.manifest()
+    return (
+        not (store.folder / "keyword" / "ids.json").exists()
+        or manifest.get("passages") != store.count()
+        or manifest.get("articles") != store.article_count()
+    )
+
+
+def _changed_files(files: list[Path], run: _Ingest, report: IngestReport) -> list[tuple[Path, str, int]]:
+    """(file, path, size) of files whose bytes differ from the ledger's (or were read with another
+    cleaner). Reading and hashing is all an unchanged file costs. Their plain-text lines feed the
+    boilerplate statistics before any of them is cleaned, so lines repeated across the batch are known."""
     changed = []
     for file in files:
         path = str(file.resolve())  # one spelling per file, however it was named on the command line
@@ -361,7 +425,7 @@ def _changed_files(files: list[Path], run: _Ingest, report: IngestReport) -> lis
         if run.ledger.file_hash(path) == (_sha256(raw), CLEANER_VERSION):
             report.unchanged.extend(loc.location for loc in run.ledger.locations_in_file(path))
             continue
-        changed.append((file, path, raw))
+        changed.append((file, path, len(raw)))
         if file.suffix.lower() in _TEXT_SUFFIXES:
             run.lines.observe(raw.decode("utf-8", errors="replace"))
     return changed
@@ -370,7 +434,7 @@ def _changed_files(files: list[Path], run: _Ingest, report: IngestReport) -> lis
 def _ingest_file(run: _Ingest, path: str, raw: bytes) -> None:
     known = run.ledger.file_hash(path)
     force = known is not None and known[1] != CLEANER_VERSION
-    seen: set[str] = set()
+    seen: dict[str, str] = {}  # location -> where in the file
     failed_before, consumed = len(run.report.failed), 0
     source = Path(path.removeprefix(STDIN_PREFIX))
     for doc in parse_file(source, raw, run.settings.ingest):
@@ -378,7 +442,11 @@ def _ingest_file(run: _Ingest, path: str, raw: bytes) -> None:
             run.report.failed.append(doc)
             continue
         location = f"{path}#{doc.key}" if doc.key else path
-        seen.add(location)
+        if location in seen:
+            problem = f"record id '{doc.key}' appears twice; only the first record with it is used"
+            run.report.failed.append(FileProblem(path, problem))
+            continue
+        seen[location] = doc.key
         run.place(doc, location, path, force)
         run.advance(len(doc.raw))  # per record, so a large export shows progress and an ETA
         consumed += len(doc.raw)
@@ -386,6 +454,8 @@ def _ingest_file(run: _Ingest, path: str, raw: bytes) -> None:
     problems = len(run.report.failed) > failed_before
     if problems and not seen:
         run.problem_files.add(path)
+    if not path.startswith(STDIN_PREFIX):
+        run.done_files[path] = _sha256(raw)
     # Records gone from a changed export go too; not when some records failed to parse this time
     # (their old versions stay rather than be lost to a broken line).
     if not problems:
@@ -395,39 +465,55 @@ def _ingest_file(run: _Ingest, path: str, raw: bytes) -> None:
                 run.unlink(old)
 
 
-def _prune(run: _Ingest, ledger: Ledger) -> None:
-    for path in ledger.all_paths():
+def _prune(run: _Ingest) -> None:
+    for path in run.ledger.all_paths():
         if path.startswith(STDIN_PREFIX) or os.path.exists(path):
             continue
-        for old in ledger.locations_in_file(path):
+        for old in run.ledger.locations_in_file(path):
             run.report.removed.append(old.location)
             run.unlink(old)
-        with ledger.transaction():
-            ledger.forget_file(path)
+        with run.ledger.transaction():
+            run.ledger.forget_file(path)
 
 
-def remove(targets: Iterable[str], store: Store, settings: Settings) -> IngestReport:
-    """`rag remove`: the articles from these files or folders (present or not), locations or article ids."""
+def _reread_orphans(run: _Ingest) -> None:
+    """Near-duplicates whose kept article was deleted in this run are read again now: each becomes an
+    article of its own (or a duplicate of another). Piped-in text cannot be read again: say so."""
+    while run.reread:
+        path = run.reread.pop()
+        if path.startswith(STDIN_PREFIX):
+            run.report.failed.append(
+                FileProblem(path, "its text was a near-duplicate of a removed article; pipe it in again to index it")
+            )
+            continue
+        raw = read_bytes(Path(path), byte_limit(Path(path), run.settings.ingest))
+        if isinstance(raw, FileProblem):
+            run.report.failed.append(raw)  # gone or unreadable: nothing of it is indexed any more
+            continue
+        _ingest_file(run, path, raw)
+        run.finish()
+
+
+def remove(targets: Iterable[str], store: Store, embedder: Embedder, settings: Settings) -> IngestReport:
+    """`rag remove`: the articles from these files or folders (present or not), locations or article ids.
+    A removed file that still exists comes back with the next `rag ingest` of its folder (use --exclude
+    to keep it out). Near-duplicates listed under a removed article are indexed on their own."""
     started = time.perf_counter()
     report = IngestReport()
-    ledger = Ledger(ledger_path(settings))
-    try:
-        with writer_lock(settings):
-            recover(store, ledger)
-            run = _Ingest(store, ledger, None, settings, report)
-            for target in targets:
-                matches = _resolve_target(target, ledger)
-                if not matches:
-                    report.failed.append(FileProblem(target, "not in the index (no such file, folder, or article id)"))
-                for loc in matches:
-                    report.removed.append(loc.location)
-                    run.unlink(loc)
-                    with ledger.transaction():
-                        ledger.forget_file(loc.path)
-            if run.wrote:
-                store.commit()
-    finally:
-        ledger.close()
+    with _run(store, embedder, settings, report) as run:
+        removed: set[str] = set()
+        for target in targets:
+            matches = _resolve_target(target, run.ledger)
+            if not matches:
+                report.failed.append(FileProblem(target, "not in the index (no such file, folder, or article id)"))
+            for loc in matches:
+                report.removed.append(loc.location)
+                removed.add(loc.path)
+                run.unlink(loc)
+                with run.ledger.transaction():
+                    run.ledger.forget_file(loc.path)
+        run.reread -= removed
+        _reread_orphans(run)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -88,7 +88,7 @@ class Index:
             return
         ledger = Ledger(ledger_path(self.settings))
         try:
-            if ledger.unfinished():
+            if ledger.unfinished() or ledger.relabels():
                 with writer_lock(self.settings):
                     if recover(self.store, ledger):
                         self.store.commit()
@@ -126,7 +126,7 @@ class Index:
 
     def remove(self, *targets: str | Path) -> IngestReport:
         """Remove articles by file, folder (files present or not), location (FILE#KEY) or article id."""
-        return remove([str(t) for t in targets], self.store, self.settings)
+        return remove([str(t) for t in targets], self.store, self.embedder, self.settings)
 
     def _ledger_counts(self) -> dict[str, int]:
         if not ledger_path(self.settings).exists():

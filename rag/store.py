@@ -97,6 +97,7 @@ class Store:
         # (one-number placeholder vectors; this collection is never searched by vector).
         self._articles = self._client.get_or_create_collection(name=f"{settings.collection}_articles")
         self._keyword: KeywordIndex | None = None
+        self._keyword_stamp = ""  # the collection state `_keyword` was built for
         self._check_manifest()
 
     # --- manifest -------------------------------------------------------------------------------
@@ -199,7 +200,8 @@ class Store:
             texts.append(text)
         self._write_manifest(articles=int(self._articles.count()), passages=len(ids))
         self._keyword = KeywordIndex.build(ids, texts)
-        self._keyword.save(self.folder / "keyword", self._stamp())
+        self._keyword_stamp = self._stamp()
+        self._keyword.save(self.folder / "keyword", self._keyword_stamp)
 
     # --- reading --------------------------------------------------------------------------------
     def _iter_rows(self, documents: bool = True) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -227,6 +229,9 @@ class Store:
     def count(self) -> int:
         return int(self._collection.count())
 
+    def article_count(self) -> int:
+        return int(self._articles.count())
+
     def _stamp(self) -> str:
         # Re-read the collection: on a shared Chroma server another client may have written since.
         self._collection = self._client.get_collection(self.settings.collection)
@@ -236,7 +241,7 @@ class Store:
         """The BM25 index for the current contents: loaded from disk, or rebuilt when another writer
         (for example another client of the same Chroma server) changed the collection."""
         stamp = self._stamp()
-        if self._keyword is None:
+        if self._keyword is None or self._keyword_stamp != stamp:
             self._keyword = KeywordIndex.load(self.folder / "keyword", stamp)
         if self._keyword is None:
             ids, texts = [], []
@@ -245,6 +250,7 @@ class Store:
                 texts.append(text)
             self._keyword = KeywordIndex.build(ids, texts)
             self._keyword.save(self.folder / "keyword", stamp)
+        self._keyword_stamp = stamp
         return self._keyword
 
     def dense_search(self, vector: Vectors, k: int) -> list[tuple[Passage, float]]:

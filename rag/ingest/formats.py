@@ -8,6 +8,7 @@ is in `meta`. Each parser returns a `FileProblem` with a one-line reason instead
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -39,7 +40,7 @@ class RawDocument:
     kind: str  # where the text came from: "text", "html", "pdf", "docx" or "record"
     text: str  # plain text, never markup (extracted from HTML, PDF, DOCX or the JSON record)
     raw: bytes  # the bytes this article came from (the file, or the record's line), for hashing
-    key: str = ""  # "" for one-article files; the record's id (or line number) inside an export
+    key: str = ""  # "" for one-article files; the record's id inside an export, else a hash of the record
     meta: dict[str, str] = field(default_factory=dict)  # known fields: title, source, url, published, author
 
     @property
@@ -318,6 +319,11 @@ _TEXT_FALLBACKS = ("body", "content")
 _LIST_KEYS = ("articles", "items", "data", "records", "documents", "results")
 
 
+def _content_key(raw: bytes) -> str:
+    """Key of a record without an id: its content, so inserting a line does not renumber the rest."""
+    return "sha-" + hashlib.sha256(raw).hexdigest()[:12]
+
+
 def _record(path: Path, record: Any, raw: bytes, key: str, where: str, fields: JsonFields) -> Parsed:
     """One record object as a RawDocument; `where` ("line 5", "item 2", or "" for a whole file) names it."""
     at = f"{where}: " if where else ""
@@ -379,7 +385,7 @@ def parse_jsonl(path: Path, raw: bytes, fields: JsonFields) -> Iterator[Parsed]:
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             yield _problem(path, f"line {number}: {_json_problem(e, in_line=True)}")
             continue
-        yield _record(path, record, line, f"line-{number}", f"line {number}", fields)
+        yield _record(path, record, line, _content_key(line), f"line {number}", fields)
 
 
 def _record_list(data: Any) -> list[Any] | None:
@@ -409,7 +415,7 @@ def parse_json(path: Path, raw: bytes, fields: JsonFields) -> Iterator[Parsed]:
     for number, record in enumerate(records, start=1):
         # Canonical bytes per record: editing one record changes only that record's hash.
         blob = json.dumps(record, sort_keys=True, ensure_ascii=False).encode()
-        yield _record(path, record, blob, f"item-{number}", f"item {number}", fields)
+        yield _record(path, record, blob, _content_key(blob), f"item {number}", fields)
 
 
 # --- dispatch -------------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ article texts; the ledger holds the bookkeeping around them:
   (a near-duplicate, listed as "also published by" on the kept article);
 - `signatures`: the MinHash signature of each stored article, for near-duplicate detection;
 - `unfinished`: articles being written or deleted right now. Whatever is still listed here when an
-  ingest starts was interrupted (killed), and is deleted from Chroma before anything else happens.
+  ingest starts was interrupted (killed), and is deleted from Chroma before anything else happens;
+- `relabel`: articles whose stored file went while an identical copy remains: their passages are to
+  name the copy (done right after, or by the next run if killed first).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ CREATE INDEX IF NOT EXISTS locations_by_path ON locations (path);
 CREATE INDEX IF NOT EXISTS locations_by_article ON locations (article_id);
 CREATE TABLE IF NOT EXISTS signatures (article_id TEXT PRIMARY KEY, signature BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS unfinished (article_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS relabel (article_id TEXT PRIMARY KEY, path TEXT NOT NULL);
 """
 
 
@@ -161,3 +164,12 @@ class Ledger:
 
     def unfinished(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT article_id FROM unfinished")]
+
+    def mark_relabel(self, article_id: str, path: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO relabel VALUES (?, ?)", (article_id, path))
+
+    def clear_relabel(self, article_id: str) -> None:
+        self._db.execute("DELETE FROM relabel WHERE article_id = ?", (article_id,))
+
+    def relabels(self) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self._db.execute("SELECT article_id, path FROM relabel")]

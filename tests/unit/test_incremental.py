@@ -13,7 +13,8 @@ import pytest
 
 from rag.embed import Vectors
 from rag.errors import RagError
-from rag.indexer import writer_lock
+from rag.indexer import ledger_path, writer_lock
+from rag.ingest.ledger import Ledger
 from rag.testing import HashingEmbedder
 
 pytestmark = pytest.mark.usefixtures("rag_env")
@@ -66,27 +67,43 @@ def passage_ids_by_article(idx: Any) -> dict[str, int]:
 
 
 def assert_consistent(idx: Any) -> None:
-    """Every passage belongs to a stored article, every article has passages, counts agree."""
+    """Chroma, the ledger, the keyword index and the manifest tell the same story: every passage belongs
+    to a stored article, every article has passages and exactly one stored location in the ledger (whose
+    name its passages carry), no passage twice, keyword ids = Chroma ids, counts agree."""
     by_article = passage_ids_by_article(idx)
-    assert set(by_article) == set(idx.store.articles())
+    articles = idx.store.articles()
+    assert set(by_article) == set(articles)
     ids = [pid for pid, _, _ in idx.store._iter_rows(documents=False)]
     assert len(ids) == len(set(ids))
+    ledger = Ledger(ledger_path(idx.settings))
+    try:
+        assert sorted(aid for aid, _ in ledger.signatures()) == sorted(articles)
+        assert not ledger.unfinished() and not ledger.relabels()
+        for aid, meta in articles.items():
+            stored = [loc for loc in ledger.locations_of(aid) if loc.kind == "stored"]
+            assert [loc.location for loc in stored] == [meta["path"]], (aid, ledger.locations_of(aid))
+            assert {p.path for p in idx.store.get([f"{aid}:{i}" for i in range(by_article[aid])])} == {meta["path"]}
+    finally:
+        ledger.close()
+    assert sorted(idx.store.keyword_index().ids) == sorted(ids)
+    assert idx.store.manifest()["passages"] == len(ids)
+    assert idx.store.manifest()["articles"] == len(articles)
 
 
 def test_unchanged_rerun_reads_no_index_rows_and_loads_no_embedder(
     tmp_path: Path, seeds: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    embedder = CountingEmbedder()
-    idx = open_counting(tmp_path / "idx", embedder)
-    idx.ingest(seeds)
-    embedded = embedder.passages
-    assert embedded == idx.store.count()
+    import rag
 
-    # A re-run decides from the ledger alone: no Chroma read, no embedding.
-    monkeypatch.setattr(type(idx.store), "articles", lambda self: pytest.fail("re-run read the article list"))
+    rag.open(tmp_path / "idx", embed={"model": "hashing"}).ingest(seeds)
+    idx = rag.open(tmp_path / "idx", embed={"model": "hashing"})  # a fresh process, as it were
+    # A re-run decides from the ledger alone: no Chroma rows read, nothing written, no model loaded.
+    monkeypatch.setattr(type(idx.store), "_iter_rows", lambda *a, **k: pytest.fail("re-run read the passages"))
+    monkeypatch.setattr(type(idx.store), "add", lambda *a, **k: pytest.fail("re-run wrote passages"))
+    monkeypatch.setattr(type(idx.store), "commit", lambda *a, **k: pytest.fail("re-run rebuilt the keyword index"))
     again = idx.ingest(seeds)
     assert again.summary().startswith("0 new, 0 updated, 5 unchanged, 0 duplicate, 0 failed;")
-    assert embedder.passages == embedded
+    assert idx.embedder._loaded is None
 
 
 def test_identical_copies_are_stored_once_and_both_files_are_known(tmp_path: Path, make_index: MakeIndex) -> None:
@@ -320,3 +337,127 @@ def test_crash_while_replacing_a_changed_file_loses_neither_version_half_way(
     texts = [reopened.store.article_text(aid) or "" for aid in reopened.store.articles()]
     assert len(texts) == 1 and "210,000" in texts[0]
     assert reopened.ingest(docs).summary().startswith("0 new, 0 updated, 1 unchanged")
+
+
+def test_crash_after_the_ledger_moved_a_location_but_before_chroma_followed(
+    tmp_path: Path, make_index: MakeIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = tmp_path / "docs"
+    path = write(docs, "a.txt", STORY)
+    idx = make_index(tmp_path / "idx")
+    idx.ingest(docs)
+    path.write_text(STORY.replace("200,000", "210,000"), encoding="utf-8")
+
+    def killed(self: Any, followups: Any) -> None:
+        raise KeyboardInterrupt("killed right after the ledger transaction")
+
+    with monkeypatch.context() as m:
+        m.setattr("rag.indexer._Ingest._follow", killed)
+        with pytest.raises(KeyboardInterrupt):
+            idx.ingest(docs)
+    reopened = make_index(tmp_path / "idx")  # opening finishes the journaled deletion
+    assert_consistent(reopened)
+    texts = [reopened.store.article_text(aid) or "" for aid in reopened.store.articles()]
+    assert len(texts) == 1 and "210,000" in texts[0]
+    assert reopened.ask("How many households were without heating?", backend="extractive").citations
+    assert "200,000" not in " ".join(p.text for p in reopened.store.get([f"{a}:0" for a in reopened.store.articles()]))
+
+
+def test_two_files_edited_to_the_same_text_in_one_run_retire_both_old_articles(
+    tmp_path: Path, make_index: MakeIndex
+) -> None:
+    docs = tmp_path / "docs"
+    a = write(docs, "a.txt", "The Odesa port reopened for grain ships on Sunday after a week of repairs.")
+    b = write(docs, "b.txt", "Snow closed the Lviv airport on Monday, and flights were sent to Rzeszow.")
+    idx = make_index(tmp_path / "idx")
+    idx.ingest(docs)
+    for f in (a, b):
+        f.write_text(STORY, encoding="utf-8")
+    report = idx.ingest(docs)
+    assert report.updated == [str(a)] and [d.location for d in report.duplicates] == [str(b)]
+    assert len(idx.store.articles()) == 1
+    assert idx.store.keyword_index().search("Odesa port grain", 5) == []
+    assert idx.store.keyword_index().search("Lviv airport snow", 5) == []
+    assert_consistent(idx)
+
+
+def test_a_record_id_used_twice_in_an_export_is_reported_and_used_once(tmp_path: Path, make_index: MakeIndex) -> None:
+    export = tmp_path / "e.jsonl"
+    export.write_text(
+        json.dumps({"id": "x", "text": "Snow closed the Lviv airport on Monday."})
+        + "\n"
+        + json.dumps({"id": "x", "text": "Floods hit Uzhhorod on Tuesday."})
+        + "\n"
+    )
+    idx = make_index(tmp_path / "idx")
+    report = idx.ingest(export)
+    assert report.new == [f"{export}#x"]
+    assert [str(p) for p in report.failed] == [
+        f"{export}: record id 'x' appears twice; only the first record with it is used"
+    ]
+    assert_consistent(idx)
+
+
+def test_records_without_ids_keep_their_identity_when_a_line_is_inserted(tmp_path: Path, make_index: MakeIndex) -> None:
+    export = tmp_path / "e.jsonl"
+    lines = [json.dumps({"text": f"Story number {i} about the Dnipro bridges and their repair."}) for i in range(5)]
+    export.write_text("\n".join(lines) + "\n")
+    idx = make_index(tmp_path / "idx")
+    assert len(idx.ingest(export).new) == 5
+    export.write_text("\n".join([json.dumps({"text": "A new first story about Kherson."}), *lines]) + "\n")
+    report = idx.ingest(export)
+    assert (len(report.new), len(report.unchanged), report.updated, report.removed) == (1, 5, [], [])
+    assert report.passages_added == 1
+
+
+def test_near_duplicate_is_indexed_on_its_own_when_its_kept_article_goes(tmp_path: Path, make_index: MakeIndex) -> None:
+    docs = tmp_path / "docs"
+    kept = write(docs, "a.txt", STORY)
+    near = write(docs, "b.txt", "Kharkiv without heat after strike\n\n" + STORY.replace("reporters", "journalists"))
+    idx = make_index(tmp_path / "idx")
+    first = idx.ingest(docs)
+    assert first.new == [str(kept)] and [d.location for d in first.duplicates] == [str(near)]
+    kept.write_text("The Odesa port reopened for grain ships on Sunday after a week of repairs.", encoding="utf-8")
+    report = idx.ingest(docs)
+    # a.txt's new text replaced the article b.txt was listed under: b.txt is now an article itself.
+    assert sorted(report.updated + report.new) == sorted([str(kept), str(near)])
+    paths = sorted(m["path"] for m in idx.store.articles().values())
+    assert paths == [str(kept), str(near)]
+    assert idx.ingest(docs).summary().startswith("0 new, 0 updated, 2 unchanged")
+    assert_consistent(idx)
+    # Removing the kept file likewise gives its near-duplicate an article of its own.
+    c = write(docs, "c.txt", STORY.replace("Saltivka", "Saltivskyi"))
+    assert [d.location for d in idx.ingest(docs).duplicates] == [str(c)]
+    idx.remove(near)
+    assert sorted(m["path"] for m in idx.store.articles().values()) == [str(kept), str(c)]
+    assert_consistent(idx)
+
+
+def test_removing_the_stored_file_and_a_copy_together_leaves_the_last_copy_stored(
+    tmp_path: Path, make_index: MakeIndex
+) -> None:
+    docs = tmp_path / "docs"
+    write(docs / "sub", "x.txt", STORY)
+    write(docs / "sub", "y.txt", STORY)
+    z = write(docs, "z.txt", STORY)
+    idx = make_index(tmp_path / "idx")
+    idx.ingest(docs)
+    assert len(idx.remove(docs / "sub").removed) == 2
+    (aid,) = idx.store.articles()
+    assert [(loc.location, loc.kind) for loc in idx.article_locations(aid)] == [(str(z), "stored")]
+    assert_consistent(idx)
+
+
+def test_changed_cleaner_keeps_a_near_duplicate_a_near_duplicate(
+    tmp_path: Path, make_index: MakeIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = tmp_path / "docs"
+    write(docs, "a.txt", STORY)
+    write(docs, "b.txt", "Kharkiv without heat after strike\n\n" + STORY.replace("reporters", "journalists"))
+    idx = make_index(tmp_path / "idx")
+    idx.ingest(docs)
+    monkeypatch.setattr("rag.indexer.CLEANER_VERSION", "test-next")
+    report = idx.ingest(docs)
+    assert len(idx.store.articles()) == 1
+    assert not report.new and not report.updated
+    assert_consistent(idx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -262,13 +263,16 @@ def test_empty_file_of_any_kind_is_one_problem(tmp_path: Path, name: str) -> Non
     assert [str(p) for p in parse_file(tmp_path / name, b" \n", IngestSettings())] == [f"{tmp_path / name}: empty file"]
 
 
+SECOND_KEY = hashlib.sha256(b'{"story": "Second."}').hexdigest()[:12]
+
+
 def test_parse_file_uses_the_configured_json_fields(tmp_path: Path) -> None:
     settings = IngestSettings(json_fields=JsonFields(text="story", id="uid"))
     raw = b'{"uid": "a1", "story": "First."}\n{"story": "Second."}\n'
     docs = list(parse_file(tmp_path / "x.JSONL", raw, settings))
     assert [(d.location, d.text) for d in docs if isinstance(d, RawDocument)] == [
         (f"{tmp_path / 'x.JSONL'}#a1", "First."),
-        (f"{tmp_path / 'x.JSONL'}#line-2", "Second."),
+        (f"{tmp_path / 'x.JSONL'}#sha-{SECOND_KEY}", "Second."),
     ]
 
 
