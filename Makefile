@@ -43,8 +43,8 @@ eval: install  ## quality tables on ../shared/eval (extractive and the bundled G
 	$(RAG) eval --backend extractive --out .cache/eval-extractive.json
 	$(RAG) eval --backend llamacpp --out .cache/eval-llamacpp.json
 
-bench: install  ## speed table (ingest, retrieval, answer latency, cold start)
-	$(RAG) bench
+bench: install  ## speed table (ingest of 100 PolNeAR articles + 500 RealTimeQA records; BENCH_ARGS="--articles 0 --records 0" for all)
+	$(RAG) bench $(BENCH_ARGS)
 
 check: install  ## lint and type-check
 	$(VENV)/bin/ruff check rag tests
