@@ -10,7 +10,7 @@ import html
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +80,17 @@ def _source_line(n: str, p: Passage) -> str:
     )
 
 
+def _also_published(others: Sequence[dict[str, Any]]) -> str:
+    """Identical and syndicated copies of the cited article, stored once: who else published it."""
+    if not others:
+        return ""
+    names = ", ".join(
+        _e(" ".join(x for x in (o.get("source") or "", o.get("published") or "") if x) or str(o["path"]))
+        for o in others
+    )
+    return f'<div class="rag-meta rag-also">Also published by: {names}</div>'
+
+
 def backend_note(answer: Answer) -> str:
     """Which backend produced the answer (plain text), so a quoted fallback is never mistaken for a model's."""
     if answer.abstained:
@@ -111,7 +122,10 @@ def render_sources(answer: Answer) -> str:
     elif answer.citations:
         parts.append("<ol>")
         for c in answer.citations:
-            parts.append(f"<li>{_source_line(f'[{c.n}]', c.passage)}<blockquote>{_e(c.quote)}</blockquote></li>")
+            parts.append(
+                f"<li>{_source_line(f'[{c.n}]', c.passage)}<blockquote>{_e(c.quote)}</blockquote>"
+                f"{_also_published(c.also_published_by)}</li>"
+            )
         parts.append("</ol>")
     else:
         parts.append("<p>The answer cites no sources.</p>")

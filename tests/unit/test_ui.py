@@ -70,6 +70,16 @@ def test_sources_show_marker_title_outlet_date_path_and_quote() -> None:
     assert "answered by extractive" in html
 
 
+def test_sources_list_other_outlets_that_published_the_story() -> None:
+    also = (
+        {"path": "wire.jsonl#kp-7", "source": "Kyiv <Post>", "published": "2025-11-06", "similarity": 0.91},
+        {"path": "copies/b.txt", "source": "", "published": None, "similarity": 1.0},
+    )
+    html = render_sources(_answer_with([Citation(1, _passage(1), "Quote.", 0, 6, also_published_by=also)]))
+    assert "Also published by: Kyiv &lt;Post&gt; 2025-11-06, copies/b.txt" in html
+    assert "Also published" not in render_sources(_answer_with([Citation(1, _passage(1), "Quote.", 0, 6)]))
+
+
 def test_sources_escape_html_everywhere() -> None:
     evil = _passage(1, title="<script>alert(1)</script>", source="A&B <i>", path='x/"><img src=x onerror=alert(2)>.txt')
     answer = Answer(
