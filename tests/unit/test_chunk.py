@@ -33,10 +33,6 @@ def article(text: str, path: str = "/news/a.txt") -> Article:
     )
 
 
-def raw(path: Path, text: str, kind: str = "text") -> RawDocument:
-    return RawDocument(path=path, kind=kind, text=text, raw=text.encode())
-
-
 # --- split_sentences ----------------------------------------------------------------------------
 
 

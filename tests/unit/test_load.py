@@ -9,33 +9,10 @@ from pathlib import Path
 import pytest
 
 from rag.config import IngestSettings, JsonFields
-from rag.ingest.chunk import split_sentences
 from rag.ingest.load import RawDocument, find_files, parse_file, read_bytes, read_document
-from rag.types import Article, FileProblem
+from rag.types import FileProblem
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
-
-
-def sentences(text: str, offset: int = 0) -> list[str]:
-    return [text[s.start - offset : s.end - offset] for s in split_sentences(text, offset=offset)]
-
-
-def article(text: str, path: str = "/news/a.txt") -> Article:
-    return Article(
-        id="art1",
-        path=path,
-        title="T",
-        source="S",
-        url="",
-        published="2025-11-05",
-        language="en",
-        text=text,
-        sha256="x",
-    )
-
-
-def raw(path: Path, text: str, kind: str = "text") -> RawDocument:
-    return RawDocument(path=path, kind=kind, text=text, raw=text.encode())
 
 
 # --- find_files / read_document: bad input ------------------------------------------------------
