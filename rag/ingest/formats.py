@@ -16,13 +16,14 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import charset_normalizer
 
 from rag.config import JsonFields
+from rag.ingest.metadata import parse_date
 from rag.types import FileProblem
 
 # trafilatura, pypdf and python-docx take about half a second to import: they are imported by the
@@ -73,31 +74,6 @@ def _quiet(*loggers: str) -> Iterator[None]:
     finally:
         for logger, level in saved:
             logger.setLevel(level)
-
-
-# --- dates ------------------------------------------------------------------------------------------
-
-_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, start=1)}
-_ISO = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
-_DAY_MONTH_YEAR = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\.?\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})\b")
-_MONTH_DAY_YEAR = re.compile(r"\b([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b")
-
-
-def iso_date(value: str) -> str | None:
-    """YYYY-MM-DD from ISO, YYYY/MM/DD, '12 March 2024', 'March 12, 2024' or RFC 2822 dates; else None."""
-    if m := _ISO.search(value):
-        parts = m.group(1), m.group(2), m.group(3)
-    elif m := _DAY_MONTH_YEAR.search(value):
-        parts = m.group(3), str(_MONTHS.get(m.group(2)[:3].lower(), 0)), m.group(1)
-    elif m := _MONTH_DAY_YEAR.search(value):
-        parts = m.group(3), str(_MONTHS.get(m.group(1)[:3].lower(), 0)), m.group(2)
-    else:
-        return None
-    try:
-        return date(*map(int, parts)).isoformat()
-    except ValueError:  # month name not recognised, or no such day
-        return None
 
 
 def _date_of(value: datetime | None) -> dict[str, str]:
@@ -204,7 +180,7 @@ def parse_html(path: Path, raw: bytes) -> Parsed:
         title=doc.title,
         source=doc.sitename or (doc.hostname or "").removeprefix("www."),
         url=doc.url,
-        published=iso_date(doc.date or ""),
+        published=parse_date(doc.date or ""),
         author=doc.author,
     )
     return RawDocument(path=path, kind="html", text=doc.text or "", raw=raw, meta=meta)
@@ -344,7 +320,7 @@ def _record(path: Path, record: Any, raw: bytes, key: str, where: str, fields: J
         title=string(fields.title),
         source=string(fields.source),
         url=string(fields.url),
-        published=iso_date(string(fields.date) or ""),
+        published=parse_date(string(fields.date) or ""),
         author=string("author"),
     )
     return RawDocument(path=path, kind="record", text=text, raw=raw, key=string(fields.id) or key, meta=meta)

@@ -16,7 +16,6 @@ from pypdf import PdfReader, PdfWriter
 from rag.config import JsonFields
 from rag.ingest.formats import (
     RawDocument,
-    iso_date,
     parse_docx,
     parse_html,
     parse_json,
@@ -25,6 +24,7 @@ from rag.ingest.formats import (
     parse_text,
     reflow_pdf_text,
 )
+from rag.ingest.metadata import parse_date
 from rag.testing.documents import make_pdf
 from rag.types import FileProblem
 
@@ -426,8 +426,8 @@ def test_realtimeqa_passages_parse_as_is() -> None:
         ("yesterday", None),
     ],
 )
-def test_iso_date(value: str, expected: str | None) -> None:
-    assert iso_date(value) == expected
+def test_meta_dates(value: str, expected: str | None) -> None:
+    assert parse_date(value) == expected
 
 
 # --- a folder of every format, good and bad ---------------------------------------------------------------
