@@ -19,7 +19,7 @@ from rag.embed import Embedder, LazyEmbedder
 from rag.errors import BackendUnavailable, BadQuestion, NoArticles, RagError
 from rag.evidence import rank_evidence
 from rag.indexer import ingest_paths, ledger_path, recover, remove, writer_lock
-from rag.ingest.ledger import Ledger, Location
+from rag.ingest.ledger import Location, existing_ledger
 from rag.llm import backend_statuses, make_llm, normalise_ollama_host, resolve_backend
 from rag.retrieve import HybridRetriever
 from rag.store import Store
@@ -84,18 +84,15 @@ class Index:
     def _finish_interrupted_ingest(self) -> None:
         """An ingest killed half-way leaves unfinished articles listed in the ledger: delete them now
         (unless that ingest is still running), so questions never see a half-written article."""
-        if not ledger_path(self.settings).exists():
-            return
-        ledger = Ledger(ledger_path(self.settings))
-        try:
-            if ledger.unfinished() or ledger.relabels():
+        with existing_ledger(ledger_path(self.settings)) as ledger:
+            if ledger is None or not (ledger.unfinished() or ledger.relabels()):
+                return
+            try:
                 with writer_lock(self.settings):
                     if recover(self.store, ledger):
                         self.store.commit()
-        except RagError:
-            pass  # an ingest is running: it finishes (or recovers) its own work
-        finally:
-            ledger.close()
+            except RagError:
+                pass  # an ingest is running: it finishes (or recovers) its own work
 
     # --- ingest ---------------------------------------------------------------------------------
     def ingest(
@@ -129,24 +126,17 @@ class Index:
         return remove([str(t) for t in targets], self.store, self.embedder, self.settings)
 
     def _ledger_counts(self) -> dict[str, int]:
-        if not ledger_path(self.settings).exists():
-            return {}
-        ledger = Ledger(ledger_path(self.settings))
-        try:
-            return ledger.counts()
-        finally:
-            ledger.close()
+        with existing_ledger(ledger_path(self.settings)) as ledger:
+            return ledger.counts() if ledger else {}
 
     def article_locations(self, article_id: str) -> list[Location]:
         """Every input that became this article: its file, identical copies, near-duplicates ("also
         published by"), with each one's title, outlet, URL and date."""
-        if not ledger_path(self.settings).exists():
-            return []
-        ledger = Ledger(ledger_path(self.settings))
-        try:
-            return ledger.locations_of(article_id)
-        finally:
-            ledger.close()
+        return self._locations([article_id])[article_id]
+
+    def _locations(self, article_ids: Sequence[str]) -> dict[str, list[Location]]:
+        with existing_ledger(ledger_path(self.settings)) as ledger:
+            return {aid: ledger.locations_of(aid) if ledger else [] for aid in article_ids}
 
     # --- ask ------------------------------------------------------------------------------------
     def validate_question(self, question: str) -> str:
@@ -240,8 +230,9 @@ class Index:
 
     def _with_other_publications(self, citations: list[Citation]) -> list[Citation]:
         out = []
+        locations = self._locations([c.passage.article_id for c in citations])  # one ledger read per answer
         for c in citations:
-            others = [loc for loc in self.article_locations(c.passage.article_id) if loc.location != c.passage.path]
+            others = [loc for loc in locations[c.passage.article_id] if loc.location != c.passage.path]
             also = tuple(
                 {
                     "path": loc.location,

@@ -54,6 +54,19 @@ class Location:
     published: str = ""
 
 
+@contextmanager
+def existing_ledger(path: Path) -> Iterator[Ledger | None]:
+    """The ledger at `path` for reading, or None when no ingest has made one (never creates it)."""
+    if not path.exists():
+        yield None
+        return
+    ledger = Ledger(path)
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
 class Ledger:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,9 +100,6 @@ class Ledger:
 
     def forget_file(self, path: str) -> None:
         self._db.execute("DELETE FROM files WHERE path = ?", (path,))
-
-    def files(self) -> list[str]:
-        return [r[0] for r in self._db.execute("SELECT path FROM files ORDER BY path")]
 
     # --- locations ------------------------------------------------------------------------------
     def location(self, location: str) -> Location | None:
