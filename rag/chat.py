@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from rag.types import Answer
 
 if TYPE_CHECKING:
+    from rag.filters import Filters
     from rag.pipeline import AnswerStream, Index
 
 # A follow-up leans on what came before: it opens with a connective, points back with a pronoun, or is
@@ -37,15 +38,19 @@ class Chat:
     index: Index
     turns: list[Answer] = field(default_factory=list)
 
-    def ask_stream(self, question: str, backend: str | None = None, top_k: int | None = None) -> AnswerStream:
+    def ask_stream(
+        self, question: str, backend: str | None = None, top_k: int | None = None, filters: Filters | None = None
+    ) -> AnswerStream:
         q = self.index.validate_question(question)
         query = condense(q, [a.query or a.question for a in self.turns])
-        stream = self.index.ask_stream(q, backend=backend, top_k=top_k, query=query)
+        stream = self.index.ask_stream(q, backend=backend, top_k=top_k, query=query, filters=filters)
         stream.on_answer(self.turns.append)
         return stream
 
-    def ask(self, question: str, backend: str | None = None, top_k: int | None = None) -> Answer:
-        return self.ask_stream(question, backend=backend, top_k=top_k).answer
+    def ask(
+        self, question: str, backend: str | None = None, top_k: int | None = None, filters: Filters | None = None
+    ) -> Answer:
+        return self.ask_stream(question, backend=backend, top_k=top_k, filters=filters).answer
 
     def reset(self) -> None:
         self.turns.clear()

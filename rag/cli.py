@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import RagError
+from rag.filters import Filters
 from rag.types import Answer
 
 BACKENDS = ["auto", "ollama", "llamacpp", "extractive"]
@@ -52,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=BACKENDS, help="answer backend (default: settings, 'auto')")
     p.add_argument("--top-k", type=int, help="passages to read (default: settings, 5)")
     p.add_argument("--json", action="store_true", help="print one JSON object (stable shape for scripts)")
+    p.add_argument("--source", action="append", help="only articles from this outlet (part of its name; repeatable)")
+    p.add_argument("--lang", action="append", help="only articles in this language (ISO 639-1: en, sv, uk; repeatable)")
+    p.add_argument("--since", help="only articles published on or after this day (YYYY-MM-DD, YYYY-MM or YYYY)")
+    p.add_argument("--until", help="only articles published on or before this day (YYYY-MM-DD, YYYY-MM or YYYY)")
+    p.add_argument("--path", action="append", help="only articles from this file or folder (repeatable)")
 
     p = sub.add_parser("serve", help="chat UI in the browser")
     _common(p)
@@ -67,12 +73,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="eval folder (default: ../shared/eval)")
     p.add_argument("--backend", choices=BACKENDS, default="extractive")
     p.add_argument("--out", default=None, help="also write the results as JSON here")
+    p.add_argument(
+        "--sets", default="seeds,realtimeqa,polnear", help="comma-separated: seeds, realtimeqa, polnear (default: all)"
+    )
+    p.add_argument("--split", choices=["test", "dev"], default="test", help="question split (tune on dev)")
+    p.add_argument("--limit", type=int, default=None, help="ask only the first N questions of each set")
+    p.add_argument("--retrieval-only", action="store_true", help="retrieval metrics only (no answers)")
+    p.add_argument("--tune", action="store_true", help="print the fusion-settings grid on the dev splits")
 
     p = sub.add_parser("bench", help="speed figures (see `make bench`)")
     _common(p)
     p.add_argument("--queries", type=int, default=50)
     p.add_argument("--articles", type=int, default=100, help="PolNeAR articles to ingest (0: all 1,008)")
     p.add_argument("--records", type=int, default=500, help="RealTimeQA records to ingest (0: all 4,909)")
+    p.add_argument("--latency-only", action="store_true", help="only retrieval latency at 5k and 50k passages")
+    p.add_argument("--latency-queries", type=int, default=200, help="questions timed at each index size")
     return parser
 
 
@@ -92,6 +107,8 @@ def render_answer(a: Answer, with_text: bool = True) -> str:
         for other in c.also_published_by:
             names = " | ".join(x for x in (other["source"], other["published"] or "", other["path"]) if x)
             lines.append(f"    also published: {names}")
+    if a.source_note:
+        lines.append(a.source_note)
     note = f"answered by: {a.backend}"
     if a.fallback_reason:
         note += f" (fallback: {a.fallback_reason})"
@@ -144,16 +161,17 @@ def _run(args: argparse.Namespace) -> int:
         return 1 if report.failed and not report.removed else 0
     if args.command == "ask":
         idx = _open(args)
+        filters = Filters.parse(args.source, args.lang, args.since, args.until, args.path)
         if args.json:
             print(
                 json.dumps(
-                    idx.ask(args.question, backend=args.backend, top_k=args.top_k).to_json(),
+                    idx.ask(args.question, backend=args.backend, top_k=args.top_k, filters=filters).to_json(),
                     ensure_ascii=False,
                     indent=2,
                 )
             )
             return 0
-        stream = idx.ask_stream(args.question, backend=args.backend, top_k=args.top_k)
+        stream = idx.ask_stream(args.question, backend=args.backend, top_k=args.top_k, filters=filters)
         for piece in stream:  # verified pieces, shown as they arrive; together they are the answer text
             print(piece, end="", flush=True)
         print()
@@ -174,11 +192,26 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "eval":
         from rag.eval import run_eval
 
-        return run_eval(data=args.data, backend=args.backend, out=args.out)
+        return run_eval(
+            data=args.data,
+            backend=args.backend,
+            out=args.out,
+            sets=tuple(s.strip() for s in args.sets.split(",") if s.strip()),
+            split=args.split,
+            limit=args.limit,
+            answers=not args.retrieval_only,
+            tune=args.tune,
+        )
     if args.command == "bench":
         from rag.bench import run_bench
 
-        return run_bench(queries=args.queries, articles=args.articles, records=args.records)
+        return run_bench(
+            queries=args.queries,
+            articles=args.articles,
+            records=args.records,
+            ingest=not args.latency_only,
+            scale_queries=args.latency_queries,
+        )
     raise AssertionError(args.command)
 
 

@@ -72,9 +72,22 @@ class IngestSettings(_Section):
 
 
 class RetrieveSettings(_Section):
-    top_k: int = Field(5, ge=1, le=50, description="Passages handed to the answer step.")
+    top_k: int = Field(8, ge=1, le=50, description="Passages handed to the answer step (evidence is read from these).")
     candidates: int = Field(30, ge=1, description="Candidates taken from each of dense and keyword search.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(1.0, ge=0.0, description="Weight of the dense (embedding) ranking in the fusion.")
+    keyword_weight: float = Field(1.0, ge=0.0, description="Weight of the keyword (BM25) ranking in the fusion.")
+    per_article: int = Field(
+        1,
+        ge=0,
+        description="Passages of one article among the results before every other candidate article has one "
+        "(0: no limit). Spreads the answer over sources.",
+    )
+    recency_weight: float = Field(
+        0.5,
+        ge=0.0,
+        description="Weight of the newest-first ranking, added only for questions asking for the latest news.",
+    )
     min_coverage: float = Field(
         0.55,
         ge=0.0,

@@ -1,4 +1,10 @@
-"""BM25 keyword index over passages (bm25s), persisted beside Chroma and rebuilt from it when stale."""
+"""BM25 keyword index over passages (bm25s), persisted beside Chroma and rebuilt from it when stale.
+
+Names are matched across spellings: every known place, person or organisation found in a passage
+(`rag.variants`: Mirnograd, Dimitrov and Мирноград are all Myrnohrad) adds one entity term, and a
+question naming it in any spelling searches for that term. One term per entity, not one per spelling,
+so a name with many spellings does not outweigh the rest of the question.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import bm25s
+import numpy as np
 
 from rag.ingest.clean import FUNCTION_WORDS
+from rag.variants import Variants, aliases_digest
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_STOP = set().union(*FUNCTION_WORDS.values())
+# Words too common to say what a passage is about: the function words language detection uses, plus
+# question words, which every question has and few passages are about. Chosen on the dev splits against
+# the smaller and larger lists (`rag eval --tune`).
+QUESTION_WORDS = frozenset(
+    ["what", "who", "whom", "whose", "which", "when", "where", "why", "how", "did", "does", "do"]
+)
+_STOP = set().union(*FUNCTION_WORDS.values()) | QUESTION_WORDS
 
 
 def fold(word: str) -> str:
@@ -25,6 +39,45 @@ def fold(word: str) -> str:
 def tokenize(text: str) -> list[str]:
     """Folded words without function words; numbers kept ('2,000' gives '2' and '000')."""
     return [w for w in (fold(m) for m in _WORD.findall(text)) if w not in _STOP]
+
+
+def entity_term(canonical: str) -> str:
+    """The BM25 term standing for every spelling of one entity (no word token can look like it)."""
+    return "=" + fold(canonical).replace(" ", "_")
+
+
+def _terms(text: str, names: list[tuple[int, int, str]]) -> list[str]:
+    """Words outside the names, then one entity term per name: every spelling of a name counts the
+    same, and a name written as the question writes it gets no extra weight."""
+    if not names:
+        return tokenize(text)
+    words, i = [], 0
+    for m in _WORD.finditer(text):
+        while i < len(names) and names[i][1] <= m.start():
+            i += 1
+        if i < len(names) and names[i][0] <= m.start() < names[i][1]:
+            continue  # part of a known name
+        w = fold(m.group())
+        if w not in _STOP:
+            words.append(w)
+    return words + [entity_term(canonical) for _, _, canonical in names]
+
+
+def passage_terms(text: str, variants: Variants | None = None) -> list[str]:
+    """What a passage is indexed under: its words, with each known name as one entity term."""
+    return _terms(text, (variants or Variants.load()).find(text))
+
+
+def query_terms(query: str, variants: Variants | None = None) -> list[str]:
+    """What a question searches for, likewise; names count in any case here ("mirnograd" in a
+    question; in passages a name must be capitalised)."""
+    return _terms(query, (variants or Variants.load()).find(query, any_case=True))
+
+
+def keyword_version() -> str:
+    """Changes whenever the terms a passage is indexed under could change: a saved index built under
+    another version is rebuilt (the alias list is part of it)."""
+    return f"2-{aliases_digest()}"
 
 
 class KeywordIndex:
@@ -41,7 +94,8 @@ class KeywordIndex:
             return cls([], None)
         bm25 = bm25s.BM25()
         # An empty token list breaks bm25s; a placeholder keeps document numbering aligned with ids.
-        bm25.index([tokenize(t) or ["\u2205"] for t in texts], show_progress=False)
+        variants = Variants.load()
+        bm25.index([passage_terms(t, variants) or ["\u2205"] for t in texts], show_progress=False)
         return cls(list(ids), bm25)
 
     def knows(self, term: str) -> bool:
@@ -52,12 +106,22 @@ class KeywordIndex:
             self._prefixes = {w[:5] for w in self._bm25.vocab_dict if len(w) >= 5}
         return term in self._bm25.vocab_dict or (len(term) >= 5 and term[:5] in self._prefixes)
 
-    def search(self, query: str, k: int) -> list[tuple[str, float]]:
-        """Best `k` (passage id, BM25 score) pairs with a positive score."""
-        tokens = [t for t in tokenize(query) if self._bm25 is not None and t in self._bm25.vocab_dict]
-        if not tokens or self._bm25 is None:
+    def search(self, query: str, k: int, allowed_articles: set[str] | None = None) -> list[tuple[str, float]]:
+        """Best `k` (passage id, BM25 score) pairs with a positive score; with `allowed_articles`, only
+        passages of those articles (a filter)."""
+        if self._bm25 is None:
             return []
-        docs, scores = self._bm25.retrieve([tokens], k=min(k, len(self.ids)), show_progress=False)
+        tokens = [t for t in dict.fromkeys(query_terms(query)) if t in self._bm25.vocab_dict]
+        if not tokens:
+            return []
+        mask = None
+        if allowed_articles is not None:
+            mask = np.fromiter(
+                (pid.rsplit(":", 1)[0] in allowed_articles for pid in self.ids), dtype=np.float32, count=len(self.ids)
+            )
+        docs, scores = self._bm25.retrieve(
+            [tokens], k=min(k, len(self.ids)), show_progress=False, weight_mask=mask, n_threads=1
+        )
         return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
     def save(self, folder: Path, stamp: str) -> None:

@@ -12,18 +12,19 @@ from typing import Any
 
 from llama_index.core.llms import LLM
 
-from rag.answer import abstention, extractive_answer, generate_verified, passages_for_model
+from rag.answer import abstention, extractive_answer, generate_verified, passages_for_model, source_note
 from rag.chat import Chat
 from rag.config import Settings
 from rag.embed import Embedder, LazyEmbedder
 from rag.errors import BackendUnavailable, BadQuestion, NoArticles, RagError
 from rag.evidence import rank_evidence
+from rag.filters import Filters
 from rag.indexer import ingest_paths, ledger_path, recover, remove, writer_lock
 from rag.ingest.ledger import Location, existing_ledger
 from rag.llm import backend_statuses, make_llm, normalise_ollama_host, resolve_backend
 from rag.retrieve import HybridRetriever
 from rag.store import Store
-from rag.types import Answer, Citation, IngestReport
+from rag.types import Answer, Citation, IngestReport, ScoredPassage
 
 
 class AnswerStream:
@@ -134,6 +135,12 @@ class Index:
         published by"), with each one's title, outlet, URL and date."""
         return self._locations([article_id])[article_id]
 
+    def article_of_locations(self) -> dict[str, str]:
+        """Every input location (file, or FILE#KEY for a record) -> the article id it became (a copy or a
+        near-duplicate maps to the article kept for it)."""
+        with existing_ledger(ledger_path(self.settings)) as ledger:
+            return ledger.article_of_locations() if ledger else {}
+
     def _locations(self, article_ids: Sequence[str]) -> dict[str, list[Location]]:
         with existing_ledger(ledger_path(self.settings)) as ledger:
             return {aid: ledger.locations_of(aid) if ledger else [] for aid in article_ids}
@@ -164,7 +171,12 @@ class Index:
         return self._llms[backend]
 
     def ask_stream(
-        self, question: str, backend: str | None = None, top_k: int | None = None, query: str | None = None
+        self,
+        question: str,
+        backend: str | None = None,
+        top_k: int | None = None,
+        query: str | None = None,
+        filters: Filters | None = None,
     ) -> AnswerStream:
         """Like `ask`, but the answer text arrives in verified pieces while the model writes.
 
@@ -173,23 +185,57 @@ class Index:
         """
         q = self.validate_question(question)
         name = self.backend_for(backend)
-        return AnswerStream(self._answer_events(q, name, top_k, query or q))
+        allowed = self._allowed_articles(filters)  # bad or empty filters fail here, before any streaming
+        return AnswerStream(self._answer_events(q, name, top_k, query or q, allowed))
 
-    def ask(self, question: str, backend: str | None = None, top_k: int | None = None) -> Answer:
+    def ask(
+        self, question: str, backend: str | None = None, top_k: int | None = None, filters: Filters | None = None
+    ) -> Answer:
         """Answer `question` from the indexed articles, with verified citations.
 
         `backend`: 'auto' (default setting), 'ollama', 'llamacpp' or 'extractive'.
+        `filters`: search only some articles, e.g. `Filters.parse(sources="CNN", since="2025-11")`; raises
+        NoMatchingArticles when no article passes them.
         """
-        return self.ask_stream(question, backend=backend, top_k=top_k).answer
+        return self.ask_stream(question, backend=backend, top_k=top_k, filters=filters).answer
 
-    def _answer_events(self, question: str, backend: str, top_k: int | None, query: str) -> Iterator[str | Answer]:
-        t0 = time.perf_counter()
+    def search(self, query: str, top_k: int | None = None, filters: Filters | None = None) -> list[ScoredPassage]:
+        """The passages retrieval finds for `query`, best first (no answer step)."""
+        self._require_articles()
+        allowed = self._allowed_articles(filters)
+        passages, _ = self.retriever.retrieve(self.validate_question(query), top_k, allowed_articles=allowed)
+        return passages
+
+    def _require_articles(self) -> None:
         if self.store.count() == 0:
             raise NoArticles(
                 f"the index at {self.settings.chroma_url or self.settings.index} has no articles: run `rag ingest PATH`"
             )
+
+    def _allowed_articles(self, filters: Filters | None) -> set[str] | None:
+        """The article ids `filters` let through (None: no filtering). Raises NoMatchingArticles."""
+        if not filters:
+            return None
+        self._require_articles()
+        records = self.store.article_records()
+        allowed = filters.allowed(records)
+        return None if len(allowed) == len(records) else allowed
+
+    def outlets(self) -> list[str]:
+        """Outlet names in the index (for filter choices)."""
+        return sorted({str(m.get("source") or "") for m in self.store.article_records().values()} - {""})
+
+    def languages(self) -> list[str]:
+        """Language codes of the indexed articles (for filter choices)."""
+        return sorted({str(m.get("language") or "") for m in self.store.article_records().values()} - {"", "und"})
+
+    def _answer_events(
+        self, question: str, backend: str, top_k: int | None, query: str, allowed: set[str] | None = None
+    ) -> Iterator[str | Answer]:
+        t0 = time.perf_counter()
+        self._require_articles()
         keyword_index = self.store.keyword_index()  # checked for staleness once per question
-        passages, _ = self.retriever.retrieve(query, top_k, keyword_index)
+        passages, _ = self.retriever.retrieve(query, top_k, keyword_index, allowed_articles=allowed)
         t1 = time.perf_counter()
         evidence = rank_evidence(query, passages, keyword_index.knows, self.store.article_text)
         t2 = time.perf_counter()
@@ -224,6 +270,7 @@ class Index:
             answer.timings["first_text_s"] = first_token - t0
         answer.timings["evidence_coverage"] = best
         answer.citations = self._with_other_publications(answer.citations)
+        answer.source_note = source_note(question, answer.citations)
         answer.query = query
         answer.settings_hash = self.settings.settings_hash()
         yield answer

@@ -1,6 +1,14 @@
-"""Hybrid retrieval: dense and BM25 candidates fused by reciprocal rank fusion."""
+"""Hybrid retrieval: dense and BM25 candidates fused by weighted reciprocal rank fusion.
+
+The weights, candidate depth and fusion constant were chosen on the RealTimeQA and PolNeAR dev splits
+(`rag eval --tune`; the table is in docs/retrieval.md). A question asking for the latest news adds a third
+ranking, the candidates by publication date, so recent articles move up without burying relevant ones.
+"""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
 
 from rag.config import RetrieveSettings
 from rag.embed import Embedder, Vectors
@@ -8,14 +16,58 @@ from rag.keyword import KeywordIndex
 from rag.store import Store
 from rag.types import Passage, ScoredPassage
 
+# "latest", "now", "currently", "this week" ... and the same in Swedish, German, Ukrainian and Russian.
+_RECENT = re.compile(
+    r"\b(latest|newest|most recent|recent(?:ly)?|now|currently|current|today|tonight|this (?:week|month|morning)|"
+    r"so far|at the moment|at present|senaste|nu|just nu|aktuell|neueste|jetzt|derzeit)\b"
+    r"|(?:зараз|наразі|сьогодні|останні|сейчас|сегодня|последние)",
+    re.IGNORECASE,
+)
 
-def reciprocal_rank_fusion(rankings: list[list[str]], k: int) -> dict[str, float]:
-    """score(id) = sum over rankings of 1 / (k + rank), rank starting at 1."""
+
+def asks_for_recent(question: str) -> bool:
+    """Does the question ask about the present state of things ("latest", "now", "currently")?"""
+    return bool(_RECENT.search(question))
+
+
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[str]], k: int, weights: Sequence[float] = ()
+) -> dict[str, float]:
+    """score(id) = sum over rankings of weight / (k + rank), rank starting at 1 (weights default to 1)."""
     scores: dict[str, float] = {}
-    for ranking in rankings:
+    for i, ranking in enumerate(rankings):
+        w = weights[i] if i < len(weights) else 1.0
+        if w == 0:
+            continue  # a ranking switched off adds no candidates either
         for rank, pid in enumerate(ranking, start=1):
-            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + rank)
+            scores[pid] = scores.get(pid, 0.0) + w / (k + rank)
     return scores
+
+
+def spread_over_articles(ranked: Sequence[str], article_of: Callable[[str], str], per_article: int) -> list[str]:
+    """`ranked` reordered so that an article's passages beyond its best `per_article` come after every other
+    article's (news answers are spread over outlets; five passages of one story crowd out the second
+    source). Order is otherwise kept. `per_article` 0 keeps the order as is."""
+    if per_article <= 0:
+        return list(ranked)
+    seen: dict[str, int] = {}
+    first: list[str] = []
+    rest: list[str] = []
+    for pid in ranked:
+        article = article_of(pid)
+        seen[article] = seen.get(article, 0) + 1
+        (first if seen[article] <= per_article else rest).append(pid)
+    return first + rest
+
+
+def by_recency(passages: Sequence[Passage]) -> list[str]:
+    """Passage ids, newest publication date first; undated passages are left out (no evidence of recency)."""
+    dated = [p for p in passages if p.published]
+    return [p.id for p in sorted(dated, key=lambda p: str(p.published)[:10], reverse=True)]
+
+
+def _article_of(passage_id: str) -> str:
+    return passage_id.rsplit(":", 1)[0]  # passage ids are "<article id>:<n>"
 
 
 class HybridRetriever:
@@ -27,21 +79,41 @@ class HybridRetriever:
         self.settings = settings
 
     def retrieve(
-        self, query: str, top_k: int | None = None, keyword_index: KeywordIndex | None = None
+        self,
+        query: str,
+        top_k: int | None = None,
+        keyword_index: KeywordIndex | None = None,
+        allowed_articles: set[str] | None = None,
+        recent: bool | None = None,
     ) -> tuple[list[ScoredPassage], Vectors]:
         """Best `top_k` passages for `query`, and the query vector (reused to score evidence).
-        Pass `keyword_index` when the caller already holds the current one (saves a staleness check)."""
-        k = top_k or self.settings.top_k
+
+        `keyword_index`: the current one when the caller holds it (saves a staleness check).
+        `allowed_articles`: search only these articles (resolved filters). `recent`: prefer newer articles
+        (default: when the query asks for the latest news)."""
+        s = self.settings
+        k = top_k or s.top_k
         qvec = self.embedder.embed_query(query)
-        dense = self.store.dense_search(qvec, self.settings.candidates)
-        keyword = (keyword_index or self.store.keyword_index()).search(query, self.settings.candidates)
-        fused = reciprocal_rank_fusion([[p.id for p, _ in dense], [pid for pid, _ in keyword]], self.settings.rrf_k)
-        best = sorted(fused, key=lambda pid: -fused[pid])[:k]
+        dense = self.store.dense_search(qvec, s.candidates, allowed_articles)
+        keyword = (keyword_index or self.store.keyword_index()).search(query, s.candidates, allowed_articles)
+        rankings: list[list[str]] = [[p.id for p, _ in dense], [pid for pid, _ in keyword]]
+        weights = [s.dense_weight, s.keyword_weight]
 
         dense_by_id = {p.id: (rank, p, sim) for rank, (p, sim) in enumerate(dense, start=1)}
         keyword_rank = {pid: rank for rank, (pid, _) in enumerate(keyword, start=1)}
+        fetched: dict[str, Passage] = {}
+        if recent if recent is not None else asks_for_recent(query):
+            # Dates live on the passages: fetch the keyword-only candidates too, then rank all by date.
+            fetched = {p.id: p for p in self.store.get([pid for pid in keyword_rank if pid not in dense_by_id])}
+            candidates = [p for _, p, _ in dense_by_id.values()] + list(fetched.values())
+            rankings.append(by_recency(candidates))
+            weights.append(s.recency_weight)
+        fused = reciprocal_rank_fusion(rankings, s.rrf_k, weights)
+        ranked = sorted(fused, key=lambda pid: -fused[pid])
+        best = spread_over_articles(ranked, _article_of, s.per_article)[:k]
+
         missing = [pid for pid in best if pid not in dense_by_id]
-        fetched: dict[str, Passage] = {p.id: p for p in self.store.get(missing)}
+        fetched.update({p.id: p for p in self.store.get([pid for pid in missing if pid not in fetched])})
         # Keyword-only hits get their cosine similarity too, so evidence scoring treats all alike.
         missing_vectors = self.store.vectors(missing)
 

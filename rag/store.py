@@ -19,7 +19,7 @@ import numpy as np
 from rag.config import Settings
 from rag.embed import Vectors
 from rag.errors import IndexMismatch, RagError
-from rag.keyword import KeywordIndex
+from rag.keyword import KeywordIndex, keyword_version
 from rag.types import Article, Passage
 
 _MANIFEST_KEY = "rag_manifest"
@@ -98,6 +98,8 @@ class Store:
         self._articles = self._client.get_or_create_collection(name=f"{settings.collection}_articles")
         self._keyword: KeywordIndex | None = None
         self._keyword_stamp = ""  # the collection state `_keyword` was built for
+        self._records: dict[str, dict[str, Any]] = {}
+        self._records_stamp = ""  # the collection state `_records` was read at
         self._check_manifest()
 
     # --- manifest -------------------------------------------------------------------------------
@@ -226,6 +228,13 @@ class Store:
                 return out
             offset += _PAGE
 
+    def article_records(self) -> dict[str, dict[str, Any]]:
+        """`articles()`, kept until the collection changes: filters are resolved against it per question."""
+        stamp = self._keyword_stamp or self._stamp()
+        if self._records_stamp != stamp:
+            self._records, self._records_stamp = self.articles(), stamp
+        return self._records
+
     def count(self) -> int:
         return int(self._collection.count())
 
@@ -235,7 +244,7 @@ class Store:
     def _stamp(self) -> str:
         # Re-read the collection: on a shared Chroma server another client may have written since.
         self._collection = self._client.get_collection(self.settings.collection)
-        return f"{self.manifest().get('revision', 0)}:{self.count()}"
+        return f"{self.manifest().get('revision', 0)}:{self.count()}:{keyword_version()}"
 
     def keyword_index(self) -> KeywordIndex:
         """The BM25 index for the current contents: loaded from disk, or rebuilt when another writer
@@ -253,14 +262,18 @@ class Store:
         self._keyword_stamp = stamp
         return self._keyword
 
-    def dense_search(self, vector: Vectors, k: int) -> list[tuple[Passage, float]]:
-        """Nearest `k` passages by cosine similarity."""
+    def dense_search(
+        self, vector: Vectors, k: int, allowed_articles: set[str] | None = None
+    ) -> list[tuple[Passage, float]]:
+        """Nearest `k` passages by cosine similarity; with `allowed_articles`, among those articles' only."""
         n = self.count()
         if n == 0:
             return []
+        where = {"article_id": {"$in": sorted(allowed_articles)}} if allowed_articles is not None else None
         res = self._collection.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
             n_results=min(k, n),
+            where=where,
             include=["documents", "metadatas", "distances"],
         )
         rows = zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True)

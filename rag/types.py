@@ -117,6 +117,8 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     settings_hash: str = ""
     query: str = ""  # the text retrieval used: the question, or a follow-up rewritten with chat history
+    # Outlet, date and language of each cited source ("[2] Aftonbladet, 5 November 2025, in Swedish").
+    source_note: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The stable shape `rag ask --json` prints: scripts parse it."""
@@ -130,6 +132,7 @@ class Answer:
             "citations": [c.to_json() for c in self.citations],
             "claims": [c.to_json() for c in self.claims],
             "query": self.query,
+            "source_note": self.source_note,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "settings_hash": self.settings_hash,
             # What retrieval found, best first: for an abstention, the nearest passages to read.

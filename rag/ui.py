@@ -21,6 +21,7 @@ import gradio as gr
 
 from rag.chat import Chat
 from rag.errors import RagError
+from rag.filters import Filters
 from rag.pipeline import Index
 from rag.types import Answer, Passage
 
@@ -148,6 +149,8 @@ def answer_message(answer: Answer) -> str:
         body = "Not found in the indexed articles. The closest passages are listed under Sources."
     else:
         body = as_markdown_text(answer.text)
+    if answer.source_note:
+        body += f"\n\n{as_markdown_text(answer.source_note)}"
     took = answer.timings.get("total_s")
     note = backend_note(answer) + (f" · {took:.1f} s" if took is not None else "")
     return f"{body}\n\n*{as_markdown_text(note)}*"
@@ -189,7 +192,13 @@ Update = tuple[Messages, str, str, Session]
 
 
 def respond(
-    index: Index, question: str, history: Messages, session: Session | None, backend: str, top_k: float
+    index: Index,
+    question: str,
+    history: Messages,
+    session: Session | None,
+    backend: str,
+    top_k: float,
+    filters: Filters | None = None,
 ) -> Iterator[Update]:
     """Stream one answer: yields (chat messages, textbox value, sources HTML, session) as it grows."""
     # The State starts empty: Gradio deep-copies a State's initial value, and an Index must not be copied.
@@ -201,7 +210,7 @@ def respond(
     yield history, "", pending, session
     text = ""
     try:
-        stream = session.chat.ask_stream(question, backend=backend, top_k=int(top_k))
+        stream = session.chat.ask_stream(question, backend=backend, top_k=int(top_k), filters=filters)
         for delta in stream:
             text += delta
             yield [*history, {"role": "assistant", "content": as_markdown_text(text)}], "", pending, session
@@ -283,18 +292,53 @@ def build_app(index: Index) -> gr.Blocks:
                     k = gr.Slider(
                         1, max(20, top_k), value=top_k, step=1, label="Passages retrieved (top-k)", elem_id="top_k"
                     )
+                with gr.Accordion("Filters", open=False, elem_id="filters"):
+                    with gr.Row():
+                        outlets = gr.Dropdown(choices=[], multiselect=True, label="Outlets", elem_id="filter_sources")
+                        langs = gr.Dropdown(choices=[], multiselect=True, label="Languages", elem_id="filter_langs")
+                    with gr.Row():
+                        since = gr.Textbox(label="Published since", placeholder="YYYY-MM-DD", elem_id="filter_since")
+                        until = gr.Textbox(label="Published until", placeholder="YYYY-MM-DD", elem_id="filter_until")
+                        where = gr.Textbox(
+                            label="File or folder", placeholder="a path in the library", elem_id="filter_path"
+                        )
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
                 sources = gr.HTML(SOURCES_PLACEHOLDER, elem_id="sources", css_template=SOURCES_CSS, js_on_load=None)
 
-        def _respond(q: str, h: Messages, s: Session | None, b: str, kk: float) -> Iterator[Update]:
-            yield from respond(index, q, h, s, b, kk)
+        def _respond(
+            q: str,
+            h: Messages,
+            s: Session | None,
+            b: str,
+            kk: float,
+            src: list[str] | None,
+            lg: list[str] | None,
+            since_: str,
+            until_: str,
+            path: str,
+        ) -> Iterator[Update]:
+            try:
+                filters = Filters.parse(src, lg, since_ or None, until_ or None, (path or "").strip() or None)
+            except RagError as e:  # a malformed date or unknown language: say so in the conversation
+                yield [*(h or []), _error_message(str(e))], q, SOURCES_PLACEHOLDER, s or Session(index.chat())
+                return
+            yield from respond(index, q, h, s, b, kk, filters)
+
+        def _filter_choices() -> tuple[Any, Any]:
+            """Outlets and languages present in the index, read when the page loads."""
+            try:
+                return gr.update(choices=index.outlets()), gr.update(choices=index.languages())
+            except Exception:  # an empty or unreadable index: no choices, the chat says why when asked
+                return gr.update(choices=[]), gr.update(choices=[])
+
+        demo.load(_filter_choices, outputs=[outlets, langs], queue=False)
 
         # One listener for Enter and Send, so the concurrency limit of 1 covers both.
         answering = gr.on(
             triggers=[question.submit, send.click],
             fn=_respond,
-            inputs=[question, chatbot, session, backend, k],
+            inputs=[question, chatbot, session, backend, k, outlets, langs, since, until, where],
             outputs=[chatbot, question, sources, session],
             show_progress="minimal",
         )

@@ -15,6 +15,7 @@ about "Mirnograd". Two tools close that gap:
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.resources
 import re
 import unicodedata
@@ -305,13 +306,14 @@ class Variants:
                 out.append(name)
         return out
 
-    def find(self, text: str) -> list[tuple[int, int, str]]:
+    def find(self, text: str, *, any_case: bool = False) -> list[tuple[int, int, str]]:
         """(start, end, canonical name) of every known name in a passage, in order.
 
         A name must start with a capital letter here (passages are edited text: "Nova Kakhovka",
-        "Donetsk region"), so ordinary words are never taken for names.
+        "Donetsk region"), so ordinary words are never taken for names. `any_case=True` is for questions,
+        which people type in lower case ("what about mirnograd?").
         """
-        return [(m.start, m.end, self.entities[m.entity].canonical) for m in self._scan(text, any_case=False)]
+        return [(m.start, m.end, self.entities[m.entity].canonical) for m in self._scan(text, any_case=any_case)]
 
     # -- internals --
 
@@ -404,7 +406,16 @@ def parse(text: str) -> tuple[list[Entity], list[str]]:
     return entities, never
 
 
+def _packaged_text() -> str:
+    return (importlib.resources.files("rag") / "data" / "aliases.tsv").read_text(encoding="utf-8")
+
+
 @functools.cache
 def _packaged() -> Variants:
-    resource = importlib.resources.files("rag") / "data" / "aliases.tsv"
-    return Variants(*parse(resource.read_text(encoding="utf-8")))
+    return Variants(*parse(_packaged_text()))
+
+
+@functools.cache
+def aliases_digest() -> str:
+    """Short hash of the packaged alias list: what was indexed under its entity terms depends on it."""
+    return hashlib.sha256(_packaged_text().encode()).hexdigest()[:8]

@@ -139,6 +139,10 @@ class Ledger:
         """Forget that `location` holds `article_id` (if it now holds another article, that row stays)."""
         self._db.execute("DELETE FROM locations WHERE location = ? AND article_id = ?", (location, article_id))
 
+    def article_of_locations(self) -> dict[str, str]:
+        """location -> article id, for every input (stored articles, identical copies, near-duplicates)."""
+        return dict(self._db.execute("SELECT location, article_id FROM locations"))
+
     def all_paths(self) -> list[str]:
         """Every file that has a location, for pruning."""
         return [r[0] for r in self._db.execute("SELECT DISTINCT path FROM locations ORDER BY path")]

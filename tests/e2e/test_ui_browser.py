@@ -88,6 +88,22 @@ def test_ask_in_browser_shows_cited_answer(app_url: str) -> None:
 
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+            # Filters: a malformed date is a clear message; a language filter keeps the Swedish article.
+            page.get_by_text("Filters").click()
+            page.locator("#filter_since input, #filter_since textarea").first.fill("last week")
+            page.locator("#question textarea").fill("Who is Serhiy Haidai?")
+            page.locator("#send").click()
+            expect(page.locator("#chat")).to_contain_text("malformed date 'last week' for since", timeout=60_000)
+            page.locator("#filter_since input, #filter_since textarea").first.fill("")
+            langs = page.locator("#filter_langs input")
+            langs.click()
+            langs.fill("sv")
+            page.get_by_role("option", name="sv").click()
+            page.locator("#question textarea").fill("Who is Serhiy Haidai?")
+            page.locator("#send").click()
+            expect(page.locator("#chat")).to_contain_text("in Swedish, quoted in the original", timeout=60_000)
+            expect(sources).to_contain_text("Luhansk", timeout=60_000)
         finally:
             browser.close()
     assert not outside, f"the page tried to reach the internet: {outside}"

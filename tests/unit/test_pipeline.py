@@ -225,14 +225,17 @@ def test_extractive_answer_cites_the_mosiychuk_article(seeded: Callable[..., Any
     assert not answer.abstained
     assert answer.backend == "extractive" and answer.fallback_reason == ""
     assert "Mosiychuk" in answer.text
-    assert Path(answer.citations[0].passage.path).name == "000_b89d6b79fc443941.txt"
-    assert answer.citations[0].quote == MOSIYCHUK_SENTENCE
-    assert answer.text.startswith(f"{MOSIYCHUK_SENTENCE} [1]")
+    # The fake embedder gives no similarity, so sentences covering the question equally tie; the
+    # Mosiychuk sentence must be one of the two quoted, from its article, with its marker.
+    cited = {c.quote: c for c in answer.citations}
+    assert MOSIYCHUK_SENTENCE in cited
+    assert Path(cited[MOSIYCHUK_SENTENCE].passage.path).name == "000_b89d6b79fc443941.txt"
+    assert f"{MOSIYCHUK_SENTENCE} [{cited[MOSIYCHUK_SENTENCE].n}]" in answer.text
     assert_citations_quote_their_articles(idx, answer)
     assert answer.query == POKROVSK and answer.question == POKROVSK
     assert answer.settings_hash == idx.settings.settings_hash()
     assert {"retrieve_s", "evidence_s", "answer_s", "total_s"} <= set(answer.timings)
-    assert len(answer.passages) == 5
+    assert len(answer.passages) == idx.settings.retrieve.top_k
 
 
 def test_unanswerable_question_abstains_and_lists_passages(seeded: Callable[..., Any]) -> None:
@@ -243,11 +246,12 @@ def test_unanswerable_question_abstains_and_lists_passages(seeded: Callable[...,
     assert answer.text == NOT_FOUND_TEXT
     assert answer.citations == []
     assert "coverage" in answer.abstain_reason
-    assert len(answer.passages) == 5
+    assert len(answer.passages) == idx.settings.retrieve.top_k
     assert all(sp.passage.text for sp in answer.passages)
     assert llm.prompts == []  # the model was not asked
     data = answer.to_json()
-    assert data["abstained"] is True and len(data["passages"]) == 5 and data["passages"][0]["rank"] == 1
+    assert data["abstained"] is True and len(data["passages"]) == idx.settings.retrieve.top_k
+    assert data["passages"][0]["rank"] == 1
 
 
 @pytest.mark.parametrize("question", ["", "   ", "x" * 2001, "?!", "... ???"])

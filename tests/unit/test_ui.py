@@ -187,7 +187,7 @@ def _run(
     history: Messages | None = None,
     backend: str = "extractive",
 ) -> tuple[list[Update], Update]:
-    updates = list(respond(index, question, history or [], session, backend, 5))
+    updates = list(respond(index, question, history or [], session, backend, index.settings.retrieve.top_k))
     return updates, updates[-1]
 
 

@@ -1,0 +1,100 @@
+"""`make eval` / `rag eval`: quality tables on ../shared/eval, one per set (eval/README.md defines them).
+
+- seeds: seeds_qa.jsonl over the five seed articles, per question type;
+- realtimeqa: news quiz questions over 4,909 passages (Recall@1/5/10, MRR@10, answer contains);
+- polnear: "who said that ...?" over 1,008 articles (article Recall@5, speaker accuracy).
+
+Each set is indexed once into `.cache/eval/<set>-<hash of data and index settings>` and reused. `--split
+dev` is for tuning; `--tune` prints the fusion grid on the dev splits. Results also go to JSON (`--out`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from rag.config import Settings
+from rag.eval.common import DEFAULT_DATA, ROOT, write_json
+
+__all__ = ["DEFAULT_DATA", "ROOT", "SETS", "run_eval"]
+
+SETS = ("seeds", "realtimeqa", "polnear")
+
+
+def run_eval(
+    data: str | None = None,
+    backend: str = "extractive",
+    out: str | None = None,
+    sets: tuple[str, ...] = SETS,
+    split: str = "test",
+    limit: int | None = None,
+    answers: bool = True,
+    tune: bool = False,
+    settings: Settings | None = None,
+) -> int:
+    """Print one table per set; returns the exit code (2 when the data is missing)."""
+    folder = Path(data) if data else DEFAULT_DATA
+    if not (folder / "seeds_qa.jsonl").exists():
+        print(f"no eval data at {folder} (expected seeds_qa.jsonl): pass --data")
+        return 2
+    settings = settings or Settings()
+    if tune:
+        return _tune(folder, sets, settings)
+    results: dict[str, Any] = {"backend": backend, "split": split, "settings": settings.model_dump(mode="json")}
+    for name in sets:
+        t0 = time.perf_counter()
+        if name == "seeds":
+            from rag.eval.seeds import eval_seeds, seeds_table
+
+            rows, table = eval_seeds(folder, backend, settings)
+            print(seeds_table(f"seeds_qa ({len(rows)} questions), backend={backend}", table), flush=True)
+            results["seeds"] = {"table": table, "questions": [r.__dict__ for r in rows]}
+        elif name == "realtimeqa":
+            from rag.eval import realtimeqa
+
+            rtqa_rows, table = realtimeqa.eval_realtimeqa(folder, split, backend, settings, answers, limit)
+            title = f"RealTimeQA {split} ({len(rtqa_rows)} questions), backend={backend}"
+            print(realtimeqa.rtqa_table(title, table), flush=True)
+            results["realtimeqa"] = {"table": table, "questions": realtimeqa.as_json(rtqa_rows)}
+        elif name == "polnear":
+            from rag.eval import polnear
+
+            pn_rows, table = polnear.eval_polnear(folder, split, backend, settings, answers, limit)
+            title = f"PolNeAR who_said {split} ({len(pn_rows)} questions), backend={backend}"
+            print(polnear.polnear_table(title, table), flush=True)
+            results["polnear"] = {"table": table, "questions": polnear.as_json(pn_rows)}
+        else:
+            print(f"unknown evaluation set {name!r}: choose from {', '.join(SETS)}")
+            return 2
+        results[name]["seconds"] = round(time.perf_counter() - t0, 1)
+    if out:
+        write_json(out, results)
+    return 0
+
+
+def _tune(folder: Path, sets: tuple[str, ...], settings: Settings) -> int:
+    from rag.eval import tuning
+    from rag.eval.common import read_jsonl
+
+    results: dict[str, Any] = {}
+    if "realtimeqa" in sets:
+        from rag.eval.realtimeqa import gold_articles, rtqa_index
+
+        idx = rtqa_index(folder, settings)
+        gold = gold_articles(idx)
+        qs = [q for q in read_jsonl(folder / "realtimeqa" / "questions.jsonl") if q["split"] == "dev"]
+        rows = tuning.grid_by_stop_list(idx, [(q["question"], gold[q["passage_id"]]) for q in qs])
+        print(tuning.tuning_table(f"RealTimeQA dev ({len(qs)} questions): fusion settings", rows), flush=True)
+        results["realtimeqa"] = rows
+    if "polnear" in sets:
+        from rag.eval.polnear import article_ids_by_name, polnear_index
+
+        idx = polnear_index(folder, settings)
+        by_name = article_ids_by_name(idx)
+        qs = [q for q in read_jsonl(folder / "polnear" / "who_said.jsonl") if q["split"] == "dev"]
+        rows = tuning.grid_by_stop_list(idx, [(q["question"], by_name[q["article"]]) for q in qs])
+        print(tuning.tuning_table(f"PolNeAR who_said dev ({len(qs)} questions): fusion settings", rows), flush=True)
+        results["polnear"] = rows
+    write_json(ROOT / ".cache" / "eval-tuning.json", results)
+    return 0

@@ -1,0 +1,80 @@
+"""PolNeAR who_said: "Who said that ...?" over 1,008 political news articles (2016).
+
+All articles are indexed; each question of the split is asked. Reported as eval/README.md says: Recall@5
+of the question's article, and speaker accuracy (the answer names the speaker: the last word of the
+annotated source, case-insensitive).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rag.config import Settings
+from rag.eval.common import cached_index, first_rank, format_table, mean, rank_metrics, read_jsonl
+from rag.pipeline import Index
+
+
+@dataclass
+class WhoSaidResult:
+    id: str
+    rank: int | None  # rank of the question's article among the top 10 passages' articles
+    speaker_named: bool | None  # None when answers were not asked for
+    seconds: float
+
+
+def polnear_index(data: Path, settings: Settings, progress: bool = True) -> Index:
+    return cached_index("polnear", [data / "polnear" / "articles"], settings, progress)
+
+
+def article_ids_by_name(idx: Index) -> dict[str, str]:
+    """File name -> article id (an identical copy or a near-duplicate maps to the article kept for it)."""
+    return {Path(loc).name: aid for loc, aid in idx.article_of_locations().items() if "#" not in loc}
+
+
+def speaker_word(source: str) -> str:
+    """The word an answer must contain to name the speaker: the last word of the annotated source."""
+    words = re.findall(r"[^\W_]+(?:['’][^\W_]+)*", source)
+    return words[-1].lower() if words else source.lower()
+
+
+def eval_polnear(
+    data: Path,
+    split: str = "test",
+    backend: str = "extractive",
+    settings: Settings | None = None,
+    answers: bool = True,
+    limit: int | None = None,
+) -> tuple[list[WhoSaidResult], dict[str, Any]]:
+    idx = polnear_index(data, settings or Settings())
+    by_name = article_ids_by_name(idx)
+    questions = [q for q in read_jsonl(data / "polnear" / "who_said.jsonl") if q["split"] == split]
+    questions = questions[:limit] if limit else questions
+    results = []
+    for q in questions:
+        t0 = time.perf_counter()
+        found = [sp.passage.article_id for sp in idx.search(q["question"], top_k=10)]
+        named = None
+        if answers:
+            a = idx.ask(q["question"], backend=backend)
+            named = re.search(rf"\b{re.escape(speaker_word(q['source']))}\b", a.text.lower()) is not None
+        rank = first_rank(found, by_name[q["article"]])
+        results.append(WhoSaidResult(q["id"], rank, named, time.perf_counter() - t0))
+    table: dict[str, Any] = {"n": len(results), **rank_metrics([r.rank for r in results])}
+    table["speaker_accuracy"] = mean([float(r.speaker_named) for r in results if r.speaker_named is not None])
+    table["mean_s"] = mean([r.seconds for r in results])
+    table["passages_indexed"] = idx.store.count()
+    return results, table
+
+
+def polnear_table(title: str, table: dict[str, Any]) -> str:
+    heads = ["n", "article R@1", "article R@5", "R@10", "MRR@10", "speaker accuracy", "mean s/question", "passages"]
+    keys = ["n", "recall@1", "recall@5", "recall@10", "mrr@10", "speaker_accuracy", "mean_s", "passages_indexed"]
+    return format_table(title, heads, [[table[k] for k in keys]])
+
+
+def as_json(results: list[WhoSaidResult]) -> list[dict[str, Any]]:
+    return [asdict(r) for r in results]

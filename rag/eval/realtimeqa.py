@@ -1,0 +1,80 @@
+"""RealTimeQA: news quiz questions over 4,909 dated passages (CNN, THE WEEK, USA Today).
+
+Every passage is indexed as an article (passages.jsonl ingests as is); each question of the split is
+asked. Reported as eval/README.md says: Recall@1/5/10 and MRR@10 of the gold `passage_id`, and the share
+of answers containing the correct choice's text.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rag.config import Settings
+from rag.eval.common import cached_index, first_rank, format_table, mean, rank_metrics, read_jsonl
+from rag.pipeline import Index
+
+
+@dataclass
+class RtqaResult:
+    id: str
+    rank: int | None  # rank of the gold passage's article in the top 10, None when absent
+    answer_contains: bool | None  # None when answers were not asked for
+    seconds: float
+
+
+def rtqa_index(data: Path, settings: Settings, progress: bool = True) -> Index:
+    return cached_index("realtimeqa", [data / "realtimeqa" / "passages.jsonl"], settings, progress)
+
+
+def gold_articles(idx: Index) -> dict[str, str]:
+    """Record id -> the article it became. A passage that is a near-duplicate of another maps to the
+    article kept for both, so finding that article counts as finding it."""
+    return {loc.rsplit("#", 1)[1]: aid for loc, aid in idx.article_of_locations().items() if "#" in loc}
+
+
+def eval_realtimeqa(
+    data: Path,
+    split: str = "test",
+    backend: str = "extractive",
+    settings: Settings | None = None,
+    answers: bool = True,
+    limit: int | None = None,
+) -> tuple[list[RtqaResult], dict[str, Any]]:
+    idx = rtqa_index(data, settings or Settings())
+    gold = gold_articles(idx)
+    questions = [q for q in read_jsonl(data / "realtimeqa" / "questions.jsonl") if q["split"] == split]
+    questions = questions[:limit] if limit else questions
+    results = []
+    for q in questions:
+        t0 = time.perf_counter()
+        found = [sp.passage.article_id for sp in idx.search(q["question"], top_k=10)]
+        contains = None
+        if answers:
+            a = idx.ask(q["question"], backend=backend)
+            contains = q["answer"].lower() in a.text.lower()
+        results.append(
+            RtqaResult(q["id"], first_rank(found, gold[q["passage_id"]]), contains, time.perf_counter() - t0)
+        )
+    return results, summarise(results, idx)
+
+
+def summarise(results: list[RtqaResult], idx: Index) -> dict[str, Any]:
+    table: dict[str, Any] = {"n": len(results), **rank_metrics([r.rank for r in results])}
+    answered = [float(r.answer_contains) for r in results if r.answer_contains is not None]
+    table["answer_contains"] = mean(answered)
+    table["mean_s"] = mean([r.seconds for r in results])
+    table["passages_indexed"] = idx.store.count()
+    return table
+
+
+def rtqa_table(title: str, table: dict[str, Any]) -> str:
+    heads = ["n", "R@1", "R@5", "R@10", "MRR@10", "answer contains", "mean s/question", "passages"]
+    keys = ["n", "recall@1", "recall@5", "recall@10", "mrr@10", "answer_contains", "mean_s", "passages_indexed"]
+    return format_table(title, heads, [[table[k] for k in keys]])
+
+
+def as_json(results: list[RtqaResult]) -> list[dict[str, Any]]:
+    return [asdict(r) for r in results]
