@@ -207,7 +207,7 @@ class Index:
         return passages
 
     def _require_articles(self) -> None:
-        if self.store.count() == 0:
+        if self.store.is_empty():
             raise NoArticles(
                 f"the index at {self.settings.chroma_url or self.settings.index} has no articles: run `rag ingest PATH`"
             )

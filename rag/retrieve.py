@@ -113,9 +113,9 @@ class HybridRetriever:
         best = spread_over_articles(ranked, _article_of, s.per_article)[:k]
 
         missing = [pid for pid in best if pid not in dense_by_id]
-        fetched.update({p.id: p for p in self.store.get([pid for pid in missing if pid not in fetched])})
         # Keyword-only hits get their cosine similarity too, so evidence scoring treats all alike.
-        missing_vectors = self.store.vectors(missing)
+        got, missing_vectors = self.store.get_with_vectors(missing)
+        fetched.update({p.id: p for p in got})
 
         out = []
         for pid in best:

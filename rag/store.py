@@ -238,11 +238,28 @@ class Store:
     def count(self) -> int:
         return int(self._collection.count())
 
+    def is_empty(self) -> bool:
+        """No committed passages (the embedded manifest says so without asking Chroma; per question)."""
+        if self.settings.chroma_url is None:
+            try:
+                return int(json.loads((self.folder / "manifest.json").read_text()).get("passages", 0)) == 0
+            except (OSError, ValueError):
+                pass
+        return self.count() == 0
+
     def article_count(self) -> int:
         return int(self._articles.count())
 
     def _stamp(self) -> str:
-        # Re-read the collection: on a shared Chroma server another client may have written since.
+        """The collection's state, checked once per question. An embedded index reads its manifest file
+        (every write bumps the revision written there first: microseconds); on a shared Chroma server
+        another client may have written, so the collection itself is asked."""
+        if self.settings.chroma_url is None:
+            try:
+                manifest = json.loads((self.folder / "manifest.json").read_text())
+                return f"{manifest.get('revision', 0)}:{manifest.get('passages', 0)}:{keyword_version()}"
+            except (OSError, ValueError):
+                pass  # no manifest yet (nothing written): ask Chroma
         self._collection = self._client.get_collection(self.settings.collection)
         return f"{self.manifest().get('revision', 0)}:{self.count()}:{keyword_version()}"
 
@@ -265,14 +282,12 @@ class Store:
     def dense_search(
         self, vector: Vectors, k: int, allowed_articles: set[str] | None = None
     ) -> list[tuple[Passage, float]]:
-        """Nearest `k` passages by cosine similarity; with `allowed_articles`, among those articles' only."""
-        n = self.count()
-        if n == 0:
-            return []
+        """Nearest `k` passages by cosine similarity; with `allowed_articles`, among those articles' only.
+        (Chroma returns fewer than `k` when it holds fewer.)"""
         where = {"article_id": {"$in": sorted(allowed_articles)}} if allowed_articles is not None else None
         res = self._collection.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=min(k, n),
+            n_results=k,
             where=where,
             include=["documents", "metadatas", "distances"],
         )
@@ -289,6 +304,18 @@ class Store:
             for pid, doc, meta in zip(res["ids"], res["documents"], res["metadatas"], strict=True)
         }
         return [found[i] for i in ids if i in found]
+
+    def get_with_vectors(self, ids: Sequence[str]) -> tuple[list[Passage], dict[str, Vectors]]:
+        """Passages by id (in the order asked) and their vectors, in one read."""
+        if not ids:
+            return [], {}
+        res = self._collection.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
+        rows = zip(res["ids"], res["documents"], res["metadatas"], res["embeddings"], strict=True)
+        found, vectors = {}, {}
+        for pid, doc, meta, vec in rows:
+            found[pid] = _passage(pid, doc, meta)
+            vectors[pid] = np.asarray(vec, dtype=np.float32)
+        return [found[i] for i in ids if i in found], vectors
 
     def vectors(self, ids: Sequence[str]) -> dict[str, Vectors]:
         if not ids:
