@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("question")
     p.add_argument("--backend", choices=BACKENDS, help="answer backend (default: settings, 'auto')")
-    p.add_argument("--top-k", type=int, help="passages to read (default: settings, 5)")
+    p.add_argument("--top-k", type=int, help="passages to read (default: settings, 8)")
     p.add_argument("--json", action="store_true", help="print one JSON object (stable shape for scripts)")
     p.add_argument("--source", action="append", help="only articles from this outlet (part of its name; repeatable)")
     p.add_argument("--lang", action="append", help="only articles in this language (ISO 639-1: en, sv, uk; repeatable)")

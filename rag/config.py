@@ -77,6 +77,11 @@ class RetrieveSettings(_Section):
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     dense_weight: float = Field(1.0, ge=0.0, description="Weight of the dense (embedding) ranking in the fusion.")
     keyword_weight: float = Field(1.0, ge=0.0, description="Weight of the keyword (BM25) ranking in the fusion.")
+    expand_names: bool = Field(
+        True,
+        description="Embed the question with other spellings of the place and person names in it (renamings, "
+        "Russian forms: rag/data/aliases.tsv).",
+    )
     per_article: int = Field(
         1,
         ge=0,

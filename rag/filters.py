@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from rag.errors import RagError
 
@@ -67,16 +68,18 @@ def parse_day(value: str | date, *, end: bool, what: str) -> date:
 
 
 def _strings(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    """A string is split at commas ("CNN, BBC" typed on a command line is two outlets); a list is taken
+    as it is (a UI choice like "Reuters, London" is one name)."""
     if value is None:
         return ()
-    items = [value] if isinstance(value, str) else list(value)
-    # "CNN, BBC" on a command line means two outlets.
-    return tuple(part.strip() for item in items for part in item.split(",") if part.strip())
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return tuple(item.strip() for item in value if item and item.strip())
 
 
 @dataclass(frozen=True)
 class Filters:
-    """What to search: outlets (case-insensitive, a part of the name is enough), languages (ISO 639-1),
+    """What to search: outlets (whole words of the name or web host, any case), languages (ISO 639-1),
     publication dates (inclusive), files and folders. Empty fields do not filter.
 
     >>> Filters.parse(sources="CNN", languages="en,sv", since="2025-11", until="2025-11-30")  # doctest: +SKIP
@@ -143,12 +146,19 @@ class Filters:
         }
 
     # --- resolving ------------------------------------------------------------------------------
-    def allowed(self, articles: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    def allowed(
+        self,
+        articles: Mapping[str, Mapping[str, Any]],
+        copies: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    ) -> set[str]:
         """Ids of the articles (id -> metadata: path, source, url, language, published) that pass.
+        `copies` (id -> identical copies and near-duplicates, each with path, source, url): an article
+        stored once for several files or outlets passes when one of them does.
         Raises NoMatchingArticles, saying which filter emptied the set, when none does."""
+        copies = copies or {}
         keep = set(articles)
         if self.sources:
-            keep = {a for a in keep if self._outlet_matches(articles[a])}
+            keep = {a for a in keep if any(self._outlet_matches(m) for m in [articles[a], *copies.get(a, ())])}
             if not keep:
                 outlets = sorted({str(m.get("source") or "") for m in articles.values()} - {""})
                 raise NoMatchingArticles(
@@ -160,14 +170,27 @@ class Filters:
         if self.since or self.until:
             keep = {a for a in keep if self._date_matches(articles[a])}
         if self.paths:
-            keep = {a for a in keep if self._path_matches(str(articles[a].get("path") or ""))}
+            keep = {
+                a
+                for a in keep
+                if any(self._path_matches(str(m.get("path") or "")) for m in [articles[a], *copies.get(a, ())])
+            }
         if not keep:
-            raise NoMatchingArticles(f"no articles match these filters ({self.describe()})")
+            undated = sum(not str(m.get("published") or "") for m in articles.values())
+            note = (
+                f"; {undated:,} of {len(articles):,} articles have no publication date"
+                if (self.since or self.until) and undated
+                else ""
+            )
+            raise NoMatchingArticles(f"no articles match these filters ({self.describe()}){note}")
         return keep
 
     def _outlet_matches(self, meta: Mapping[str, Any]) -> bool:
-        names = [str(meta.get("source") or "").casefold(), str(meta.get("url") or "").casefold()]
-        return any(want.casefold() in name for want in self.sources for name in names if name)
+        """The outlet's name or its web address's host holds the wanted words whole: "kyiv independent"
+        matches "The Kyiv Independent", "bbc.co.uk" matches www.bbc.co.uk, "RT" matches neither Reuters
+        nor a URL path that contains "article"."""
+        names = [str(meta.get("source") or ""), urlsplit(str(meta.get("url") or "")).hostname or ""]
+        return any(_whole(want, name) for want in self.sources for name in names if name)
 
     def _date_matches(self, meta: Mapping[str, Any]) -> bool:
         published = str(meta.get("published") or "")[:10]
@@ -179,6 +202,11 @@ class Filters:
 
     def _path_matches(self, path: str) -> bool:
         return any(path == p or path.startswith((p + "/", p + "#")) for p in self.paths)
+
+
+def _whole(words: str, text: str) -> bool:
+    """`words` occur in `text` as whole words, ignoring case."""
+    return re.search(rf"(?<!\w){re.escape(words.strip())}(?![\w])", text, re.IGNORECASE) is not None
 
 
 def _listing(names: list[str], most: int = 12) -> str:

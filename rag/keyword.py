@@ -77,34 +77,50 @@ def query_terms(query: str, variants: Variants | None = None) -> list[str]:
 def keyword_version() -> str:
     """Changes whenever the terms a passage is indexed under could change: a saved index built under
     another version is rebuilt (the alias list is part of it)."""
-    return f"2-{aliases_digest()}"
+    return f"3-{aliases_digest()}"
 
 
 class KeywordIndex:
     """BM25 over passage texts; `ids[i]` is the passage id of document i."""
 
-    def __init__(self, ids: list[str], bm25: bm25s.BM25 | None) -> None:
+    def __init__(self, ids: list[str], bm25: bm25s.BM25 | None, name_words: set[str] | None = None) -> None:
         self.ids = ids
         self._bm25 = bm25
+        # Folded words of the names found in passages ("chasiv", "yar"): indexed under entity terms, they
+        # are not in the BM25 vocabulary, yet a question typing them names something the articles hold.
+        self.name_words = name_words or set()
         self._prefixes: set[str] | None = None
+        self._article_numbers: np.ndarray | None = None  # document -> article number, for filter masks
+        self._article_index: dict[str, int] = {}
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str]) -> KeywordIndex:
         if not ids:
             return cls([], None)
         bm25 = bm25s.BM25()
-        # An empty token list breaks bm25s; a placeholder keeps document numbering aligned with ids.
         variants = Variants.load()
-        bm25.index([passage_terms(t, variants) or ["\u2205"] for t in texts], show_progress=False)
-        return cls(list(ids), bm25)
+        corpus, name_words = [], set()
+        for text in texts:
+            names = variants.find(text)
+            for start, end, _ in names:
+                name_words.update(tokenize(text[start:end]))
+            # An empty token list breaks bm25s; a placeholder keeps document numbering aligned with ids.
+            corpus.append(_terms(text, names) or ["\u2205"])
+        bm25.index(corpus, show_progress=False)
+        return cls(list(ids), bm25, name_words)
 
     def knows(self, term: str) -> bool:
-        """Does any passage contain this folded word (or one sharing its 5-letter prefix)?"""
+        """Does any passage contain this folded word (or one sharing its 5-letter prefix)? A known name
+        counts in any spelling: passages are indexed under its entity term, not the words written."""
         if self._bm25 is None:
             return False
+        vocab = self._bm25.vocab_dict
         if self._prefixes is None:
-            self._prefixes = {w[:5] for w in self._bm25.vocab_dict if len(w) >= 5}
-        return term in self._bm25.vocab_dict or (len(term) >= 5 and term[:5] in self._prefixes)
+            self._prefixes = {w[:5] for w in vocab if len(w) >= 5}
+        if term in vocab or term in self.name_words or (len(term) >= 5 and term[:5] in self._prefixes):
+            return True
+        names = Variants.load().find(term, any_case=True)
+        return any(entity_term(canonical) in vocab for _, _, canonical in names)
 
     def search(self, query: str, k: int, allowed_articles: set[str] | None = None) -> list[tuple[str, float]]:
         """Best `k` (passage id, BM25 score) pairs with a positive score; with `allowed_articles`, only
@@ -114,22 +130,28 @@ class KeywordIndex:
         tokens = [t for t in dict.fromkeys(query_terms(query)) if t in self._bm25.vocab_dict]
         if not tokens:
             return []
-        mask = None
-        if allowed_articles is not None:
-            mask = np.fromiter(
-                (pid.rsplit(":", 1)[0] in allowed_articles for pid in self.ids), dtype=np.float32, count=len(self.ids)
-            )
+        mask = None if allowed_articles is None else self._mask(allowed_articles)
         docs, scores = self._bm25.retrieve(
             [tokens], k=min(k, len(self.ids)), show_progress=False, weight_mask=mask, n_threads=1
         )
         return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+    def _mask(self, allowed_articles: set[str]) -> np.ndarray:
+        """1.0 for documents of the allowed articles, else 0.0 (bm25s weight mask)."""
+        if self._article_numbers is None:
+            numbers = [
+                self._article_index.setdefault(pid.rsplit(":", 1)[0], len(self._article_index)) for pid in self.ids
+            ]
+            self._article_numbers = np.asarray(numbers, dtype=np.int64)
+        wanted = [self._article_index[a] for a in allowed_articles if a in self._article_index]
+        return np.isin(self._article_numbers, np.asarray(wanted, dtype=np.int64)).astype(np.float32)
 
     def save(self, folder: Path, stamp: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         if self._bm25 is not None:
             self._bm25.save(str(folder))
         tmp = folder / "ids.json.tmp"
-        tmp.write_text(json.dumps({"stamp": stamp, "ids": self.ids}))
+        tmp.write_text(json.dumps({"stamp": stamp, "ids": self.ids, "name_words": sorted(self.name_words)}))
         tmp.replace(folder / "ids.json")  # written last: a half-saved index reads as stale, not as valid
 
     @classmethod
@@ -143,4 +165,4 @@ class KeywordIndex:
             return None
         if not meta["ids"]:
             return cls([], None)
-        return cls(meta["ids"], bm25s.BM25.load(str(folder)))
+        return cls(meta["ids"], bm25s.BM25.load(str(folder)), set(meta.get("name_words", [])))

@@ -141,6 +141,11 @@ class Index:
         with existing_ledger(ledger_path(self.settings)) as ledger:
             return ledger.article_of_locations() if ledger else {}
 
+    def article_of_files(self) -> dict[str, str]:
+        """Every single-article input file -> the article id it became."""
+        with existing_ledger(ledger_path(self.settings)) as ledger:
+            return ledger.article_of_files() if ledger else {}
+
     def _locations(self, article_ids: Sequence[str]) -> dict[str, list[Location]]:
         with existing_ledger(ledger_path(self.settings)) as ledger:
             return {aid: ledger.locations_of(aid) if ledger else [] for aid in article_ids}
@@ -218,7 +223,11 @@ class Index:
             return None
         self._require_articles()
         records = self.store.article_records()
-        allowed = filters.allowed(records)
+        copies: dict[str, list[dict[str, str]]] = {}
+        if filters.paths or filters.sources:
+            with existing_ledger(ledger_path(self.settings)) as ledger:
+                copies = ledger.other_locations() if ledger else {}
+        allowed = filters.allowed(records, copies)
         return None if len(allowed) == len(records) else allowed
 
     def outlets(self) -> list[str]:

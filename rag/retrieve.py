@@ -15,12 +15,13 @@ from rag.embed import Embedder, Vectors
 from rag.keyword import KeywordIndex
 from rag.store import Store
 from rag.types import Passage, ScoredPassage
+from rag.variants import Variants
 
 # "latest", "now", "currently", "this week" ... and the same in Swedish, German, Ukrainian and Russian.
 _RECENT = re.compile(
-    r"\b(latest|newest|most recent|recent(?:ly)?|now|currently|current|today|tonight|this (?:week|month|morning)|"
-    r"so far|at the moment|at present|senaste|nu|just nu|aktuell|neueste|jetzt|derzeit)\b"
-    r"|(?:зараз|наразі|сьогодні|останні|сейчас|сегодня|последние)",
+    r"\b(latest|newest|most recent|recent(?:ly)?|now|currently|today|tonight|this (?:week|month|morning)|"
+    r"so far|at the moment|at present|senaste|nu|just nu|aktuell|neueste|jetzt|derzeit|"
+    r"зараз|наразі|сьогодні|останні|сейчас|сегодня|последние)\b",
     re.IGNORECASE,
 )
 
@@ -60,6 +61,13 @@ def spread_over_articles(ranked: Sequence[str], article_of: Callable[[str], str]
     return first + rest
 
 
+def dense_query(query: str) -> str:
+    """The text embedded for dense search: the question, plus other spellings of the names in it that
+    the embedder cannot know are the same place or person ("Myrnohrad" -> "(Dymytrov)", its Soviet name)."""
+    alternatives = Variants.load().alternatives(query)
+    return f"{query} ({', '.join(alternatives)})" if alternatives else query
+
+
 def by_recency(passages: Sequence[Passage]) -> list[str]:
     """Passage ids, newest publication date first; undated passages are left out (no evidence of recency)."""
     dated = [p for p in passages if p.published]
@@ -93,7 +101,7 @@ class HybridRetriever:
         (default: when the query asks for the latest news)."""
         s = self.settings
         k = top_k or s.top_k
-        qvec = self.embedder.embed_query(query)
+        qvec = self.embedder.embed_query(dense_query(query) if s.expand_names else query)
         dense = self.store.dense_search(qvec, s.candidates, allowed_articles)
         keyword = (keyword_index or self.store.keyword_index()).search(query, s.candidates, allowed_articles)
         rankings: list[list[str]] = [[p.id for p, _ in dense], [pid for pid, _ in keyword]]
@@ -122,8 +130,10 @@ class HybridRetriever:
             if pid in dense_by_id:
                 rank, passage, sim = dense_by_id[pid]
                 d_rank: int | None = rank
-            else:
+            elif pid in fetched:
                 passage, d_rank = fetched[pid], None
                 sim = float(missing_vectors[pid] @ qvec) if pid in missing_vectors else 0.0
+            else:
+                continue  # gone from Chroma since the keyword index was built (a writer is at work)
             out.append(ScoredPassage(passage, fused[pid], d_rank, keyword_rank.get(pid), sim))
         return out, qvec

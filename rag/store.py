@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -23,6 +24,7 @@ from rag.keyword import KeywordIndex, keyword_version
 from rag.types import Article, Passage
 
 _MANIFEST_KEY = "rag_manifest"
+_MAX_IN = 20_000  # ids per `$in` filter (SQLite's variable limit is 32,766)
 _PAGE = 5000  # rows per Chroma `get` page, to bound memory on large collections
 
 
@@ -101,6 +103,7 @@ class Store:
         self._records: dict[str, dict[str, Any]] = {}
         self._records_stamp = ""  # the collection state `_records` was read at
         self._check_manifest()
+        self._repair_manifest_file()
 
     # --- manifest -------------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
@@ -122,18 +125,41 @@ class Store:
                 f"'{self.settings.collection}') and run `rag ingest` again, or pass --index NEW_FOLDER."
             )
 
-    def _write_manifest(self, **counts: int) -> None:
+    def _write_manifest(self, writing: bool, **counts: int) -> None:
+        """Chroma first, then the file mirror. `token` is new on every write (readers compare it to
+        know whether their keyword index is current); `writing` is true between `begin_writes` and
+        `commit`, while passages come and go."""
         old = self.manifest()
         manifest = {
             "identity": self.identity,
             "revision": int(old.get("revision", 0)) + 1,
+            "token": uuid.uuid4().hex,
+            "writing": writing,
             "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             **counts,
         }
         self._collection.modify(metadata={_MANIFEST_KEY: json.dumps(manifest)})
+        self._mirror_manifest(manifest)
+
+    def _mirror_manifest(self, manifest: dict[str, Any]) -> None:
         tmp = self.folder / "manifest.json.tmp"
         tmp.write_text(json.dumps(manifest, indent=2) + "\n")
         tmp.replace(self.folder / "manifest.json")
+
+    def _repair_manifest_file(self) -> None:
+        """A process killed between the two writes of `_write_manifest` leaves the file behind Chroma;
+        the file is what readers check per question, so it is brought level when an index is opened."""
+        if self.settings.chroma_url is not None:
+            return
+        truth = self.manifest()
+        if not truth:
+            return
+        try:
+            mirrored = json.loads((self.folder / "manifest.json").read_text())
+        except (OSError, ValueError):
+            mirrored = {}
+        if mirrored != truth:
+            self._mirror_manifest(truth)
 
     # --- writing --------------------------------------------------------------------------------
     def add(self, passages: Sequence[Passage], vectors: Vectors) -> None:
@@ -185,7 +211,7 @@ class Store:
         """Bump the revision before changing anything, so a run that dies half-way leaves a revision the
         saved keyword index does not match: it is rebuilt instead of serving stale ids."""
         old = self.manifest()
-        self._write_manifest(articles=int(old.get("articles", 0)), passages=int(old.get("passages", 0)))
+        self._write_manifest(True, articles=int(old.get("articles", 0)), passages=int(old.get("passages", 0)))
 
     def passage_article_ids(self) -> dict[str, int]:
         """article_id -> number of passages, over the whole collection (for checks and repairs)."""
@@ -200,7 +226,7 @@ class Store:
         for pid, text, _ in self._iter_rows():
             ids.append(pid)
             texts.append(text)
-        self._write_manifest(articles=int(self._articles.count()), passages=len(ids))
+        self._write_manifest(False, articles=int(self._articles.count()), passages=len(ids))
         self._keyword = KeywordIndex.build(ids, texts)
         self._keyword_stamp = self._stamp()
         self._keyword.save(self.folder / "keyword", self._keyword_stamp)
@@ -230,7 +256,7 @@ class Store:
 
     def article_records(self) -> dict[str, dict[str, Any]]:
         """`articles()`, kept until the collection changes: filters are resolved against it per question."""
-        stamp = self._keyword_stamp or self._stamp()
+        stamp = self._stamp()
         if self._records_stamp != stamp:
             self._records, self._records_stamp = self.articles(), stamp
         return self._records
@@ -251,17 +277,23 @@ class Store:
         return int(self._articles.count())
 
     def _stamp(self) -> str:
-        """The collection's state, checked once per question. An embedded index reads its manifest file
-        (every write bumps the revision written there first: microseconds); on a shared Chroma server
-        another client may have written, so the collection itself is asked."""
+        """The collection's state, checked once per question: the manifest's write token, plus the live
+        passage count while a writer is between `begin_writes` and `commit`. An embedded index reads its
+        manifest file (microseconds); on a Chroma server another client may have written, so the
+        collection itself is asked."""
+        manifest: dict[str, Any] | None = None
         if self.settings.chroma_url is None:
             try:
                 manifest = json.loads((self.folder / "manifest.json").read_text())
-                return f"{manifest.get('revision', 0)}:{manifest.get('passages', 0)}:{keyword_version()}"
             except (OSError, ValueError):
-                pass  # no manifest yet (nothing written): ask Chroma
-        self._collection = self._client.get_collection(self.settings.collection)
-        return f"{self.manifest().get('revision', 0)}:{self.count()}:{keyword_version()}"
+                manifest = None  # nothing written yet: ask Chroma
+        if manifest is None:
+            self._collection = self._client.get_collection(self.settings.collection)
+            manifest = self.manifest()
+        token = str(manifest.get("token") or manifest.get("revision", 0))
+        if manifest.get("writing") or self.settings.chroma_url is not None:
+            return f"{token}:{self.count()}:{keyword_version()}{':writing' if manifest.get('writing') else ''}"
+        return f"{token}:{keyword_version()}"
 
     def keyword_index(self) -> KeywordIndex:
         """The BM25 index for the current contents: loaded from disk, or rebuilt when another writer
@@ -275,7 +307,8 @@ class Store:
                 ids.append(pid)
                 texts.append(text)
             self._keyword = KeywordIndex.build(ids, texts)
-            self._keyword.save(self.folder / "keyword", stamp)
+            if not stamp.endswith(":writing"):  # mid-write contents are never saved as current
+                self._keyword.save(self.folder / "keyword", stamp)
         self._keyword_stamp = stamp
         return self._keyword
 
@@ -284,9 +317,23 @@ class Store:
     ) -> list[tuple[Passage, float]]:
         """Nearest `k` passages by cosine similarity; with `allowed_articles`, among those articles' only.
         (Chroma returns fewer than `k` when it holds fewer.)"""
-        where = {"article_id": {"$in": sorted(allowed_articles)}} if allowed_articles is not None else None
+        query = np.asarray(vector, dtype=np.float32)
+        if allowed_articles is None:
+            return self._dense(query, k, None)
+        # Chroma's SQLite refuses more than ~32k values in one `$in`: the shorter of the list and its
+        # complement is sent, in slices when even that is long, and the slices' results merged.
+        others = set(self.article_records()) - allowed_articles
+        if len(others) < len(allowed_articles) and len(others) <= _MAX_IN:
+            return self._dense(query, k, {"article_id": {"$nin": sorted(others)}} if others else None)
+        ids = sorted(allowed_articles)
+        hits: list[tuple[Passage, float]] = []
+        for i in range(0, len(ids), _MAX_IN):
+            hits += self._dense(query, k, {"article_id": {"$in": ids[i : i + _MAX_IN]}})
+        return sorted(hits, key=lambda hit: -hit[1])[:k]
+
+    def _dense(self, query: np.ndarray, k: int, where: dict[str, Any] | None) -> list[tuple[Passage, float]]:
         res = self._collection.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            query_embeddings=[query],
             n_results=k,
             where=where,
             include=["documents", "metadatas", "distances"],

@@ -306,6 +306,23 @@ class Variants:
                 out.append(name)
         return out
 
+    def alternatives(self, text: str, per_name: int = 2) -> list[str]:
+        """Up to `per_name` other Latin-script spellings of each known name in a question that are not
+        mere transliteration variants of what is written (fold differs): renamings and Russian forms,
+        "Mirnograd" -> Dimitrov, "Kyiv" -> Kiev. For the embedding side of search, which cannot know them."""
+        out: list[str] = []
+        for m in self._scan(text, any_case=True):
+            keys = {fold(m.surface)}
+            added = 0
+            for name in self.entities[m.entity].names:
+                key = fold(name)
+                if added == per_name or _CYRILLIC.search(name) or key in keys or _acronym(name):
+                    continue
+                keys.add(key)
+                out.append(name)
+                added += 1
+        return list(dict.fromkeys(out))
+
     def find(self, text: str, *, any_case: bool = False) -> list[tuple[int, int, str]]:
         """(start, end, canonical name) of every known name in a passage, in order.
 

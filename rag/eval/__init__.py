@@ -84,7 +84,9 @@ def _tune(folder: Path, sets: tuple[str, ...], settings: Settings) -> int:
         idx = rtqa_index(folder, settings)
         gold = gold_articles(idx)
         qs = [q for q in read_jsonl(folder / "realtimeqa" / "questions.jsonl") if q["split"] == "dev"]
-        rows = tuning.grid_by_stop_list(idx, [(q["question"], gold[q["passage_id"]]) for q in qs])
+        rows = tuning.grid_by_stop_list(
+            idx, [(q["question"], gold[q["passage_id"]]) for q in qs if q["passage_id"] in gold]
+        )
         print(tuning.tuning_table(f"RealTimeQA dev ({len(qs)} questions): fusion settings", rows), flush=True)
         results["realtimeqa"] = rows
     if "polnear" in sets:
@@ -93,7 +95,9 @@ def _tune(folder: Path, sets: tuple[str, ...], settings: Settings) -> int:
         idx = polnear_index(folder, settings)
         by_name = article_ids_by_name(idx)
         qs = [q for q in read_jsonl(folder / "polnear" / "who_said.jsonl") if q["split"] == "dev"]
-        rows = tuning.grid_by_stop_list(idx, [(q["question"], by_name[q["article"]]) for q in qs])
+        rows = tuning.grid_by_stop_list(
+            idx, [(q["question"], by_name[q["article"]]) for q in qs if q["article"] in by_name]
+        )
         print(tuning.tuning_table(f"PolNeAR who_said dev ({len(qs)} questions): fusion settings", rows), flush=True)
         results["polnear"] = rows
     write_json(ROOT / ".cache" / "eval-tuning.json", results)

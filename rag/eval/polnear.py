@@ -32,7 +32,7 @@ def polnear_index(data: Path, settings: Settings, progress: bool = True) -> Inde
 
 def article_ids_by_name(idx: Index) -> dict[str, str]:
     """File name -> article id (an identical copy or a near-duplicate maps to the article kept for it)."""
-    return {Path(loc).name: aid for loc, aid in idx.article_of_locations().items() if "#" not in loc}
+    return {Path(path).name: aid for path, aid in idx.article_of_files().items()}
 
 
 def speaker_word(source: str) -> str:
@@ -61,7 +61,8 @@ def eval_polnear(
         if answers:
             a = idx.ask(q["question"], backend=backend)
             named = re.search(rf"\b{re.escape(speaker_word(q['source']))}\b", a.text.lower()) is not None
-        rank = first_rank(found, by_name[q["article"]])
+        gold = by_name.get(q["article"])  # None: the article could not be ingested, a miss
+        rank = first_rank(found, gold) if gold else None
         results.append(WhoSaidResult(q["id"], rank, named, time.perf_counter() - t0))
     table: dict[str, Any] = {"n": len(results), **rank_metrics([r.rank for r in results])}
     table["speaker_accuracy"] = mean([float(r.speaker_named) for r in results if r.speaker_named is not None])

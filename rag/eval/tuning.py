@@ -20,7 +20,7 @@ from rag.eval.common import first_rank, format_table, rank_metrics
 from rag.ingest.clean import FUNCTION_WORDS
 from rag.keyword import KeywordIndex
 from rag.pipeline import Index
-from rag.retrieve import reciprocal_rank_fusion
+from rag.retrieve import reciprocal_rank_fusion, spread_over_articles
 
 DEPTH = 100
 
@@ -83,14 +83,17 @@ def candidates_by_stop_list(idx: Index, questions: list[tuple[str, str]]) -> dic
     return out
 
 
-def score(cands: list[Candidates], candidates: int, rrf_k: int, dense_w: float, keyword_w: float) -> dict[str, Any]:
+def score(
+    cands: list[Candidates], candidates: int, rrf_k: int, dense_w: float, keyword_w: float, per_article: int = 1
+) -> dict[str, Any]:
     ranks = []
     for c in cands:
         article_of = dict(c.dense[:candidates] + c.keyword[:candidates])
         fused = reciprocal_rank_fusion(
             [[p for p, _ in c.dense[:candidates]], [p for p, _ in c.keyword[:candidates]]], rrf_k, [dense_w, keyword_w]
         )
-        best = sorted(fused, key=lambda pid: -fused[pid])[:10]
+        ranked = sorted(fused, key=lambda pid: -fused[pid])
+        best = spread_over_articles(ranked, article_of.__getitem__, per_article)[:10]
         ranks.append(first_rank([article_of[p] for p in best], c.gold))
     return rank_metrics(ranks)
 
@@ -113,7 +116,19 @@ def grid(cands: list[Candidates], label: str = "") -> list[dict[str, Any]]:
                 "candidates": n,
                 "rrf_k": k,
                 "dense_weight": w,
+                "per_article": 1,
                 **score(cands, n, k, w, 1.0),
+            }
+        )
+    for k, w in itertools.product(GRID_RRF_K, GRID_DENSE_WEIGHT):  # without spreading over articles
+        rows.append(
+            {
+                "setting": f"candidates=30 rrf_k={k} dense_weight={w:g} per_article=0{label}",
+                "candidates": 30,
+                "rrf_k": k,
+                "dense_weight": w,
+                "per_article": 0,
+                **score(cands, 30, k, w, 1.0, per_article=0),
             }
         )
     return rows

@@ -143,6 +143,23 @@ class Ledger:
         """location -> article id, for every input (stored articles, identical copies, near-duplicates)."""
         return dict(self._db.execute("SELECT location, article_id FROM locations"))
 
+    def location_kinds(self) -> dict[str, str]:
+        """location -> 'stored', 'copy' or 'near'."""
+        return dict(self._db.execute("SELECT location, kind FROM locations"))
+
+    def article_of_files(self) -> dict[str, str]:
+        """file path -> article id, for files that are one article each (not records of an export)."""
+        return dict(self._db.execute("SELECT path, article_id FROM locations WHERE location = path"))
+
+    def other_locations(self) -> dict[str, list[dict[str, str]]]:
+        """article id -> its identical copies and near-duplicates ({"path", "source", "url"} each), for
+        filters: a copy in the folder asked for, or a syndicated copy by the outlet asked for, counts."""
+        out: dict[str, list[dict[str, str]]] = {}
+        rows = self._db.execute("SELECT article_id, location, source, url FROM locations WHERE kind != 'stored'")
+        for article_id, location, source, url in rows:
+            out.setdefault(article_id, []).append({"path": location, "source": source, "url": url})
+        return out
+
     def all_paths(self) -> list[str]:
         """Every file that has a location, for pruning."""
         return [r[0] for r in self._db.execute("SELECT DISTINCT path FROM locations ORDER BY path")]

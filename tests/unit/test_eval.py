@@ -59,6 +59,7 @@ RTQA_QUESTIONS = [
     ("q2", "Which artist had number one hits in four different decades?", "Mariah Carey", "p2", "test"),
     ("q3", "Which city held fireworks despite a petition over bushfires?", "Sydney", "p3", "dev"),
     ("q4", "What training will Boeing recommend for 737 Max pilots?", "simulator", "p4", "dev"),
+    ("q5", "Which passage is missing from the index?", "none", "p-not-ingested", "test"),
 ]  # fmt: skip
 POLNEAR = {
     "a_2016-01-01_budget.txt": "Senator Jane Smith said the budget would cut taxes for working families. "
@@ -115,14 +116,21 @@ def test_run_eval_prints_a_table_per_set_writes_json_and_reuses_its_indexes(
     assert run_eval(str(data), out=str(out), settings=settings) == 0
     printed = capsys.readouterr().out
     assert "seeds_qa (2 questions), backend=extractive" in printed
-    assert "RealTimeQA test (2 questions)" in printed and "PolNeAR who_said test (2 questions)" in printed
+    assert "RealTimeQA test (3 questions)" in printed and "PolNeAR who_said test (2 questions)" in printed
     results = json.loads(out.read_text())
     assert results["split"] == "test" and results["backend"] == "extractive"
     rtqa = results["realtimeqa"]["table"]
-    assert rtqa["n"] == 2 and rtqa["passages_indexed"] == 4 and rtqa["recall@10"] == 1.0
-    assert {q["id"] for q in results["realtimeqa"]["questions"]} == {"q1", "q2"}
+    # The gold passage of q5 was never indexed: a miss, not a crash; q1 and q2 find theirs first.
+    assert rtqa["n"] == 3 and rtqa["passages_indexed"] == 4 and rtqa["gold_not_stored_alone"] == 0
+    assert rtqa["recall@1"] == pytest.approx(2 / 3) and rtqa["recall@10"] == pytest.approx(2 / 3)
+    ranks = {q["id"]: q["rank"] for q in results["realtimeqa"]["questions"]}
+    assert ranks == {"q1": 1, "q2": 1, "q5": None}
+    answers = {q["id"]: q["answer_contains"] for q in results["realtimeqa"]["questions"]}
+    assert answers["q1"] is True and answers["q5"] is False
     pn = results["polnear"]["table"]
-    assert pn["n"] == 2 and pn["recall@5"] == 1.0 and pn["speaker_accuracy"] is not None
+    assert pn["n"] == 2 and pn["recall@1"] == 1.0
+    named = {q["id"]: q["speaker_named"] for q in results["polnear"]["questions"]}
+    assert named["a:1"] is True  # "Senator Jane Smith said the budget would cut taxes ..." is quoted
     assert results["seeds"]["table"]["unanswerable"]["abstain_when_unanswerable"] == 1.0
     caches = sorted(p.name.split("-")[0] for p in (tmp_path / "cache").iterdir())
     assert caches == ["polnear", "realtimeqa", "seeds"]
@@ -146,7 +154,7 @@ def test_tune_prints_the_grid_on_the_dev_split(
     assert "RealTimeQA dev (2 questions): fusion settings" in printed
     assert "| dense only " in printed and "keyword only [function + question words]" in printed
     rows = json.loads((tmp_path / ".cache" / "eval-tuning.json").read_text())["realtimeqa"]
-    assert len(rows) == 1 + 3 * (1 + 5 * 4 * 4)  # dense once; per stop list keyword alone + the grid
+    assert len(rows) == 1 + 3 * (1 + 5 * 4 * 4 + 4 * 4)  # dense once; per stop list keyword alone + the grid
 
 
 def test_missing_data_is_a_clear_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -71,6 +71,12 @@ def test_keyword_search_finds_every_spelling_and_ranks_them_alike() -> None:
     ]  # an unknown-to-passages name adds nothing, takes nothing away
 
 
+def test_a_name_is_known_in_any_spelling_though_indexed_as_an_entity() -> None:
+    index = KeywordIndex.build(["a:0"], ["Russian forces shelled Mirnograd overnight."])
+    assert index.knows("mirnograd") and index.knows("myrnohrad") and index.knows("dimitrov")
+    assert index.knows("shelled") and not index.knows("pokrovsk") and not index.knows("toretsk")
+
+
 def test_keyword_mask_limits_search_to_allowed_articles() -> None:
     index = KeywordIndex.build(["a:0", "a:1", "b:0"], ["Pokrovsk north", "Pokrovsk south", "Pokrovsk east"])
     assert {pid for pid, _ in index.search("Pokrovsk", 10, allowed_articles={"a"})} == {"a:0", "a:1"}
@@ -118,3 +124,42 @@ def test_a_saved_keyword_index_of_another_version_is_rebuilt(
     )
     reopened = make_index(tmp_path / "idx")
     assert reopened.store.keyword_index().search("Myrnohrad", 5) and built == [1]
+
+
+def test_words_of_multi_word_names_are_known() -> None:
+    index = KeywordIndex.build(["a:0"], ["Fighting near Chasiv Yar in the Donetsk region went on."])
+    assert index.knows("chasiv") and index.knows("yar") and index.knows("donetsk")
+
+
+def test_name_words_survive_saving_and_loading(tmp_path: Path) -> None:
+    index = KeywordIndex.build(["a:0"], ["Fighting near Chasiv Yar went on."])
+    index.save(tmp_path / "kw", "s1")
+    loaded = KeywordIndex.load(tmp_path / "kw", "s1")
+    assert loaded is not None and loaded.knows("chasiv") and KeywordIndex.load(tmp_path / "kw", "s2") is None
+
+
+def test_passages_deleted_by_a_writer_mid_run_are_skipped_not_a_crash(tmp_path: Path, make_index: Any) -> None:
+    idx = make_index(tmp_path / "idx")
+    for name, text in [("a", "Zebras crossed the Dnipro near Kherson at dawn."), ("b", "Zebras grazed near Odesa.")]:
+        (tmp_path / f"{name}.txt").write_text(text)
+    idx.ingest(tmp_path)
+    reader = make_index(tmp_path / "idx")
+    idx.store.begin_writes()  # a writer starts...
+    assert reader.search("zebras Dnipro")  # ...a reader builds its keyword index mid-write (not saved)
+    gone = next(a for a, m in idx.store.article_records().items() if str(m["path"]).endswith("a.txt"))
+    idx.store.delete_article(gone)
+    hits = reader.search("zebras Dnipro")  # the keyword index still lists the deleted passage
+    assert all(sp.passage.article_id != gone for sp in hits)
+    idx.store.commit()
+    assert all(sp.passage.article_id != gone for sp in make_index(tmp_path / "idx").search("zebras Dnipro"))
+
+
+def test_a_manifest_file_behind_chroma_is_repaired_on_open(tmp_path: Path, make_index: Any) -> None:
+    idx = make_index(tmp_path / "idx")
+    (tmp_path / "a.txt").write_text("Zebras crossed the Dnipro near Kherson at dawn, officials said.")
+    idx.ingest(tmp_path / "a.txt")
+    before = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    # As if killed between the Chroma write and the file write of a commit: Chroma moves on alone.
+    idx.store._collection.modify(metadata={"rag_manifest": json.dumps({**before, "token": "newer"})})
+    assert make_index(tmp_path / "idx").store.manifest()["token"] == "newer"
+    assert json.loads((tmp_path / "idx" / "manifest.json").read_text())["token"] == "newer"
