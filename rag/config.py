@@ -74,8 +74,12 @@ class IngestSettings(_Section):
 class RetrieveSettings(_Section):
     top_k: int = Field(8, ge=1, le=50, description="Passages handed to the answer step (evidence is read from these).")
     candidates: int = Field(30, ge=1, description="Candidates taken from each of dense and keyword search.")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
-    dense_weight: float = Field(1.0, ge=0.0, description="Weight of the dense (embedding) ranking in the fusion.")
+    rrf_k: int = Field(
+        5, ge=1, description="Reciprocal rank fusion constant (small: the top ranks count most; tuned on dev splits)."
+    )
+    dense_weight: float = Field(
+        3.0, ge=0.0, description="Weight of the dense (embedding) ranking in the fusion (tuned on the dev splits)."
+    )
     keyword_weight: float = Field(1.0, ge=0.0, description="Weight of the keyword (BM25) ranking in the fusion.")
     expand_names: bool = Field(
         True,
@@ -89,9 +93,11 @@ class RetrieveSettings(_Section):
         "(0: no limit). Spreads the answer over sources.",
     )
     recency_weight: float = Field(
-        0.5,
+        3.0,
         ge=0.0,
-        description="Weight of the newest-first ranking, added only for questions asking for the latest news.",
+        description="Weight of the newest-first ranking of the candidates, added only for questions asking for the "
+        "latest news: as much as the dense ranking's, so newer reports of a story come first; a candidate far "
+        "down both search lists still stays below a strong match.",
     )
     min_coverage: float = Field(
         0.55,

@@ -19,7 +19,7 @@ import hashlib
 import importlib.resources
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -306,17 +306,18 @@ class Variants:
                 out.append(name)
         return out
 
-    def alternatives(self, text: str, per_name: int = 2) -> list[str]:
+    def alternatives(self, text: str, keep: Callable[[str], bool] = lambda _: True, per_name: int = 2) -> list[str]:
         """Up to `per_name` other Latin-script spellings of each known name in a question that are not
-        mere transliteration variants of what is written (fold differs): renamings and Russian forms,
-        "Mirnograd" -> Dimitrov, "Kyiv" -> Kiev. For the embedding side of search, which cannot know them."""
+        mere transliteration variants of what is written (their fold differs): renamings and Russian
+        forms, "Mirnograd" -> Dimitrov, "Kyiv" -> Kiev. Only spellings `keep` accepts are taken (the
+        first of each fold). For the embedding side of search, which cannot know them."""
         out: list[str] = []
         for m in self._scan(text, any_case=True):
             keys = {fold(m.surface)}
             added = 0
             for name in self.entities[m.entity].names:
                 key = fold(name)
-                if added == per_name or _CYRILLIC.search(name) or key in keys or _acronym(name):
+                if added == per_name or _CYRILLIC.search(name) or key in keys or _acronym(name) or not keep(name):
                     continue
                 keys.add(key)
                 out.append(name)

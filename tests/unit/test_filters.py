@@ -214,19 +214,18 @@ def test_path_filter_counts_identical_copies_in_the_folder(tmp_path: Path, make_
     assert hits and hits[0].passage.text.startswith("Russian troops")
 
 
-def test_large_allowed_sets_are_sent_to_chroma_in_slices(news_index: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import rag.store
-
-    q = "Who holds the northern parts of Pokrovsk?"
-    two_outlets = Filters.parse(sources="Kyiv Independent, Aftonbladet")
-    expected = [(sp.passage.id, round(sp.score, 9)) for sp in news_index.search(q, filters=two_outlets)]
-    monkeypatch.setattr(rag.store, "_MAX_IN", 1)  # every `$in` list of one id; the complement too long
-    sliced = [(sp.passage.id, round(sp.score, 9)) for sp in news_index.search(q, filters=two_outlets)]
-    assert sliced == expected
-    assert {sp.passage.source for sp in news_index.search(q, filters=two_outlets)} <= {
-        "The Kyiv Independent",
-        "Aftonbladet",
-    }
+def test_filtered_dense_search_is_exact_and_agrees_with_unfiltered_search(news_index: Any) -> None:
+    store = news_index.store
+    q = news_index.embedder.embed_query("Who holds the northern parts of Pokrovsk?")
+    everything = set(store.article_records())
+    unfiltered = [(p.id, round(sim, 5)) for p, sim in store.dense_search(q, 3)]
+    through_table = [(p.id, round(sim, 5)) for p, sim in store.dense_search(q, 3, everything)]
+    assert through_table == unfiltered
+    one = next(iter(everything))
+    hits = store.dense_search(q, 10, {one})
+    assert hits and {p.article_id for p, _ in hits} == {one}
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    assert store.dense_search(q, 10, {"no-such-article"}) == []
 
 
 def test_undated_articles_are_mentioned_when_a_date_range_matches_nothing(news_index: Any) -> None:
