@@ -406,9 +406,3 @@ class Store:
             found[pid] = _passage(pid, doc, meta)
             vectors[pid] = np.asarray(vec, dtype=np.float32)
         return [found[i] for i in ids if i in found], vectors
-
-    def vectors(self, ids: Sequence[str]) -> dict[str, Vectors]:
-        if not ids:
-            return {}
-        res = self._collection.get(ids=list(ids), include=["embeddings"])
-        return {pid: np.asarray(v, dtype=np.float32) for pid, v in zip(res["ids"], res["embeddings"], strict=True)}
