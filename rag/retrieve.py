@@ -17,11 +17,13 @@ from rag.store import Store
 from rag.types import Passage, ScoredPassage
 from rag.variants import Variants
 
-# "latest", "now", "currently", "this week" ... and the same in Swedish, German, Ukrainian and Russian.
+# Words asking for the present state of things: "latest", "now", "currently" ... and the same in Swedish,
+# German, Ukrainian and Russian. Not "this week" or "recently": in RealTimeQA's dev questions those mean the
+# week the question was asked in, and ranking the newest articles first for them cost 0.15 of MRR@10.
 _RECENT = re.compile(
-    r"\b(latest|newest|most recent|recent(?:ly)?|now|currently|today|tonight|this (?:week|month|morning)|"
-    r"so far|at the moment|at present|senaste|nu|just nu|aktuell|neueste|jetzt|derzeit|"
-    r"зараз|наразі|сьогодні|останні|сейчас|сегодня|последние)\b",
+    r"\b(latest|newest|most recent|now|currently|at the moment|at present|so far|"
+    r"senaste|nu|just nu|aktuell|neueste|jetzt|derzeit|"
+    r"зараз|наразі|останні|сейчас|последние)\b",
     re.IGNORECASE,
 )
 
