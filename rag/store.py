@@ -399,7 +399,14 @@ class Store:
         """Passages by id (in the order asked) and their vectors, in one read."""
         if not ids:
             return [], {}
-        res = self._collection.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
+        from chromadb.errors import InternalError
+
+        try:
+            res = self._collection.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
+        except InternalError:
+            # After a process was killed mid-write, Chroma can list a passage whose vector it has not
+            # flushed yet ("Error finding id") until the next write completes: serve it without a vector.
+            return self.get(ids), {}
         rows = zip(res["ids"], res["documents"], res["metadatas"], res["embeddings"], strict=True)
         found, vectors = {}, {}
         for pid, doc, meta, vec in rows:
