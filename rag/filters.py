@@ -8,6 +8,7 @@ narrows what is searched rather than dropping hits after the fact.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -206,7 +207,12 @@ class Filters:
 
 def _whole(words: str, text: str) -> bool:
     """`words` occur in `text` as whole words, ignoring case."""
-    return re.search(rf"(?<!\w){re.escape(words.strip())}(?![\w])", text, re.IGNORECASE) is not None
+    return _whole_pattern(words).search(text) is not None
+
+
+@functools.lru_cache(maxsize=256)
+def _whole_pattern(words: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w){re.escape(words.strip())}(?![\w])", re.IGNORECASE)
 
 
 def _listing(names: list[str], most: int = 12) -> str:

@@ -80,6 +80,7 @@ class Index:
         self.retriever = HybridRetriever(self.store, self.embedder, settings.retrieve)
         self._injected_llm = language_model
         self._llms: dict[str, LLM] = {}
+        self._allowed_cache: dict[tuple[Filters, str], set[str] | None] = {}
         self._finish_interrupted_ingest()
 
     def _finish_interrupted_ingest(self) -> None:
@@ -223,12 +224,17 @@ class Index:
             return None
         self._require_articles()
         records = self.store.article_records()
-        copies: dict[str, list[dict[str, str]]] = {}
-        if filters.paths or filters.sources:
-            with existing_ledger(ledger_path(self.settings)) as ledger:
-                copies = ledger.other_locations() if ledger else {}
-        allowed = filters.allowed(records, copies)
-        return None if len(allowed) == len(records) else allowed
+        key = (filters, self.store.records_stamp)
+        if key not in self._allowed_cache:  # a chat asks many questions under the same filters
+            copies: dict[str, list[dict[str, str]]] = {}
+            if filters.paths or filters.sources:
+                with existing_ledger(ledger_path(self.settings)) as ledger:
+                    copies = ledger.other_locations() if ledger else {}
+            allowed = filters.allowed(records, copies)
+            if len(self._allowed_cache) >= 32:
+                self._allowed_cache.clear()
+            self._allowed_cache[key] = None if len(allowed) == len(records) else allowed
+        return self._allowed_cache[key]
 
     def outlets(self) -> list[str]:
         """Outlet names in the index (for filter choices)."""

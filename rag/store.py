@@ -283,6 +283,11 @@ class Store:
                 return out
             offset += _PAGE
 
+    @property
+    def records_stamp(self) -> str:
+        """The collection state `article_records()` was last read at."""
+        return self._records_stamp
+
     def article_records(self) -> dict[str, dict[str, Any]]:
         """`articles()`, kept until the collection changes: filters are resolved against it per question."""
         stamp = self._stamp()
