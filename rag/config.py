@@ -81,6 +81,14 @@ class RetrieveSettings(_Section):
         3.0, ge=0.0, description="Weight of the dense (embedding) ranking in the fusion (tuned on the dev splits)."
     )
     keyword_weight: float = Field(1.0, ge=0.0, description="Weight of the keyword (BM25) ranking in the fusion.")
+    quote_share: float = Field(
+        0.8,
+        ge=0.0,
+        le=1.01,
+        description="A question whose words are at least this share in keyword search's best passage quotes it: "
+        "keyword search then weighs as much as dense search (1.01: never).",
+    )
+    quote_min_terms: int = Field(6, ge=1, description="Fewest distinct question words for a quotation.")
     expand_names: bool = Field(
         True,
         description="Embed the question with other spellings of the place and person names in it (renamings, "

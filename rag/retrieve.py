@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from rag.config import RetrieveSettings
 from rag.embed import Embedder, Vectors
-from rag.keyword import KeywordIndex, tokenize
+from rag.keyword import KeywordIndex, passage_terms, query_terms, tokenize
 from rag.store import Store
 from rag.types import Passage, ScoredPassage
 from rag.variants import Variants
@@ -79,6 +79,12 @@ def by_recency(passages: Sequence[Passage]) -> list[str]:
     return [p.id for p in sorted(dated, key=lambda p: str(p.published)[:10], reverse=True)]
 
 
+def quotes_passage(query: str, passage_text: str, min_terms: int, share: float) -> bool:
+    """Does the question quote the passage: at least `min_terms` distinct words, `share` of them in it?"""
+    wanted = set(query_terms(query))
+    return len(wanted) >= min_terms and len(wanted & set(passage_terms(passage_text))) >= share * len(wanted)
+
+
 def _article_of(passage_id: str) -> str:
     return passage_id.rsplit(":", 1)[0]  # passage ids are "<article id>:<n>"
 
@@ -90,6 +96,23 @@ class HybridRetriever:
         self.store = store
         self.embedder = embedder
         self.settings = settings
+
+    def _keyword_weight(
+        self, query: str, keyword: list[tuple[str, float]], dense: list[tuple[Passage, float]]
+    ) -> float:
+        """BM25's weight for this question: raised to the dense ranking's when the question quotes its
+        best passage (a verbatim quotation is what keyword search is surest about)."""
+        s = self.settings
+        if not keyword or s.quote_share >= 1.0 + 1e-9:
+            return s.keyword_weight
+        top = keyword[0][0]
+        text = next((p.text for p, _ in dense if p.id == top), None)
+        if text is None:
+            got = self.store.get([top])
+            text = got[0].text if got else ""
+        if quotes_passage(query, text, s.quote_min_terms, s.quote_share):
+            return max(s.keyword_weight, s.dense_weight)
+        return s.keyword_weight
 
     def retrieve(
         self,
@@ -111,7 +134,7 @@ class HybridRetriever:
         dense = self.store.dense_search(qvec, s.candidates, allowed_articles)
         keyword = keyword_index.search(query, s.candidates, allowed_articles)
         rankings: list[list[str]] = [[p.id for p, _ in dense], [pid for pid, _ in keyword]]
-        weights = [s.dense_weight, s.keyword_weight]
+        weights = [s.dense_weight, self._keyword_weight(query, keyword, dense)]
 
         dense_by_id = {p.id: (rank, p, sim) for rank, (p, sim) in enumerate(dense, start=1)}
         keyword_rank = {pid: rank for rank, (pid, _) in enumerate(keyword, start=1)}

@@ -166,3 +166,25 @@ def test_a_manifest_file_behind_chroma_is_repaired_on_open(tmp_path: Path, make_
     idx.store._collection.modify(metadata={"rag_manifest": json.dumps({**before, "token": "newer"})})
     assert make_index(tmp_path / "idx").store.manifest()["token"] == "newer"
     assert json.loads((tmp_path / "idx" / "manifest.json").read_text())["token"] == "newer"
+
+
+def test_a_question_quoting_a_passage_gives_keyword_search_the_dense_weight() -> None:
+    from rag.retrieve import quotes_passage
+
+    text = "Hillary Clinton's team avoided taking her to the emergency room after her medical scare on Sunday."
+    assert quotes_passage("Who said that Clinton's team avoided taking her to the emergency room?", text, 6, 0.8)
+    assert not quotes_passage("Which candidate was treated in hospital after falling ill?", text, 6, 0.8)
+    assert not quotes_passage("Clinton emergency room?", text, 6, 0.8)  # too short to be a quotation
+
+
+def test_quoted_question_finds_its_article_through_keyword_search(tmp_path: Path, make_index: Any) -> None:
+    quote = "the committee will publish every invoice from the reconstruction fund before the winter session"
+    texts = [f"Officials said {quote}, according to the ministry.", "Other news about funds and sessions today."]
+    for i, text in enumerate(texts):
+        (tmp_path / f"{i}.txt").write_text(text)
+    idx = make_index(tmp_path / "idx")
+    idx.ingest(tmp_path)
+    retriever = idx.retriever
+    keyword = idx.store.keyword_index().search(f"Who said that {quote}?", 5)
+    assert retriever._keyword_weight(f"Who said that {quote}?", keyword, []) == retriever.settings.dense_weight
+    assert retriever._keyword_weight("Who spoke about funds?", keyword, []) == retriever.settings.keyword_weight
