@@ -74,31 +74,16 @@ def run_eval(
 
 
 def _tune(folder: Path, sets: tuple[str, ...], settings: Settings) -> int:
-    from rag.eval import tuning
-    from rag.eval.common import read_jsonl
+    from rag.eval import polnear, realtimeqa, tuning
 
+    titles = {"realtimeqa": "RealTimeQA dev", "polnear": "PolNeAR who_said dev"}
+    loaders = {"realtimeqa": realtimeqa.load, "polnear": polnear.load}
     results: dict[str, Any] = {}
-    if "realtimeqa" in sets:
-        from rag.eval.realtimeqa import gold_articles, rtqa_index
-
-        idx = rtqa_index(folder, settings)
-        gold = gold_articles(idx)
-        qs = [q for q in read_jsonl(folder / "realtimeqa" / "questions.jsonl") if q["split"] == "dev"]
-        rows = tuning.grid_by_stop_list(
-            idx, [(q["question"], gold[q["passage_id"]]) for q in qs if q["passage_id"] in gold]
-        )
-        print(tuning.tuning_table(f"RealTimeQA dev ({len(qs)} questions): fusion settings", rows), flush=True)
-        results["realtimeqa"] = rows
-    if "polnear" in sets:
-        from rag.eval.polnear import article_ids_by_name, polnear_index
-
-        idx = polnear_index(folder, settings)
-        by_name = article_ids_by_name(idx)
-        qs = [q for q in read_jsonl(folder / "polnear" / "who_said.jsonl") if q["split"] == "dev"]
-        rows = tuning.grid_by_stop_list(
-            idx, [(q["question"], by_name[q["article"]]) for q in qs if q["article"] in by_name]
-        )
-        print(tuning.tuning_table(f"PolNeAR who_said dev ({len(qs)} questions): fusion settings", rows), flush=True)
-        results["polnear"] = rows
+    for name in (n for n in loaders if n in sets):
+        idx, qs, gold_of = loaders[name](folder, settings, "dev")
+        pairs = [(q["question"], gold) for q in qs if (gold := gold_of(q))]
+        rows = tuning.grid_by_stop_list(idx, pairs)
+        print(tuning.tuning_table(f"{titles[name]} ({len(qs)} questions): fusion settings", rows), flush=True)
+        results[name] = rows
     write_json(ROOT / ".cache" / "eval-tuning.json", results)
     return 0

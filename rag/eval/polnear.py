@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,17 @@ def article_ids_by_name(idx: Index) -> dict[str, str]:
     return {Path(path).name: aid for path, aid in idx.article_of_files().items()}
 
 
+def load(
+    data: Path, settings: Settings, split: str, limit: int | None = None
+) -> tuple[Index, list[dict[str, Any]], Callable[[dict[str, Any]], str | None]]:
+    """The index, the split's questions, and each question's gold article id (None: the article could not
+    be ingested, which counts as a miss)."""
+    idx = polnear_index(data, settings)
+    by_name = article_ids_by_name(idx)
+    questions = [q for q in read_jsonl(data / "polnear" / "who_said.jsonl") if q["split"] == split]
+    return idx, questions[:limit] if limit else questions, lambda q: by_name.get(q["article"])
+
+
 def speaker_word(source: str) -> str:
     """The word an answer must contain to name the speaker: the last word of the annotated source."""
     words = re.findall(r"[^\W_]+(?:['’][^\W_]+)*", source)
@@ -49,10 +61,7 @@ def eval_polnear(
     answers: bool = True,
     limit: int | None = None,
 ) -> tuple[list[WhoSaidResult], dict[str, Any]]:
-    idx = polnear_index(data, settings or Settings())
-    by_name = article_ids_by_name(idx)
-    questions = [q for q in read_jsonl(data / "polnear" / "who_said.jsonl") if q["split"] == split]
-    questions = questions[:limit] if limit else questions
+    idx, questions, gold_of = load(data, settings or Settings(), split, limit)
     results = []
     for q in questions:
         t0 = time.perf_counter()
@@ -61,7 +70,7 @@ def eval_polnear(
         if answers:
             a = idx.ask(q["question"], backend=backend)
             named = re.search(rf"\b{re.escape(speaker_word(q['source']))}\b", a.text.lower()) is not None
-        gold = by_name.get(q["article"])  # None: the article could not be ingested, a miss
+        gold = gold_of(q)
         rank = first_rank(found, gold) if gold else None
         results.append(WhoSaidResult(q["id"], rank, named, time.perf_counter() - t0))
     table: dict[str, Any] = {"n": len(results), **rank_metrics([r.rank for r in results])}

@@ -8,6 +8,7 @@ of answers containing the correct choice's text.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -40,6 +41,17 @@ def gold_articles(idx: Index) -> dict[str, str]:
     return {loc.rsplit("#", 1)[1]: aid for loc, aid in idx.article_of_locations().items() if "#" in loc}
 
 
+def load(
+    data: Path, settings: Settings, split: str, limit: int | None = None
+) -> tuple[Index, list[dict[str, Any]], Callable[[dict[str, Any]], str | None]]:
+    """The index, the split's questions, and each question's gold article id (None: the record could not
+    be ingested, which counts as a miss)."""
+    idx = rtqa_index(data, settings)
+    gold = gold_articles(idx)
+    questions = [q for q in read_jsonl(data / "realtimeqa" / "questions.jsonl") if q["split"] == split]
+    return idx, questions[:limit] if limit else questions, lambda q: gold.get(q["passage_id"])
+
+
 def eval_realtimeqa(
     data: Path,
     split: str = "test",
@@ -48,10 +60,7 @@ def eval_realtimeqa(
     answers: bool = True,
     limit: int | None = None,
 ) -> tuple[list[RtqaResult], dict[str, Any]]:
-    idx = rtqa_index(data, settings or Settings())
-    gold = gold_articles(idx)
-    questions = [q for q in read_jsonl(data / "realtimeqa" / "questions.jsonl") if q["split"] == split]
-    questions = questions[:limit] if limit else questions
+    idx, questions, gold_of = load(data, settings or Settings(), split, limit)
     results = []
     for q in questions:
         t0 = time.perf_counter()
@@ -61,7 +70,7 @@ def eval_realtimeqa(
             a = idx.ask(q["question"], backend=backend)
             contains = q["answer"].lower() in a.text.lower()
         seconds = time.perf_counter() - t0
-        gold_article = gold.get(q["passage_id"])  # None: the record could not be ingested, a miss
+        gold_article = gold_of(q)
         rank = first_rank(found, gold_article) if gold_article else None
         # The quiz is dated: what a user filtering to that week (`--since`/`--until`) would get.
         asked = date.fromisoformat(q["date"])

@@ -3,7 +3,6 @@ type, as eval/README.md defines them."""
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.config import Settings
-from rag.eval.common import ROOT, cached_index, format_table, mean
+from rag.eval.common import ROOT, cached_index, format_table, mean, read_jsonl
 from rag.types import Answer, ScoredPassage
 
 
@@ -123,7 +122,7 @@ def eval_seeds(
     # seeds_qa is written over ../seeds beside the eval folder (the same files as this repo's seeds/).
     seeds = data.parent / "seeds" if (data.parent / "seeds").is_dir() else ROOT / "seeds"
     idx = cached_index("seeds", [seeds], settings)
-    questions = [json.loads(line) for line in (data / "seeds_qa.jsonl").read_text().splitlines() if line.strip()]
+    questions = read_jsonl(data / "seeds_qa.jsonl")
     results = [
         score_question(q, idx.ask(q["question"], backend=backend), idx.search(q["question"], top_k=10))
         for q in questions
