@@ -51,4 +51,4 @@ check: install  ## lint and type-check
 	$(VENV)/bin/mypy
 
 clean:  ## remove the venv, caches and the default index
-	rm -rf $(VENV) .cache index/chroma index/keyword index/manifest.json
+	rm -rf $(VENV) .cache index/chroma index/keyword index/manifest.json index/claims.json

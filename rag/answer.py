@@ -2,8 +2,10 @@
 
 Citations are code's job: the model's `[n]` markers are parsed, markers that point to no passage are
 dropped, each sentence must be supported by a passage it cites (its numbers verbatim, most of its
-words), unsupported or uncited sentences are removed, and when nothing survives the extractive answer
-is returned instead, marked as a fallback. The model may be wrong in silence, never wrong in print.
+words), unsupported or uncited sentences are removed, as are sentences in a language neither the
+question's nor the passage's and echoes of instructions planted in articles (rag.untrusted); when
+nothing survives the extractive answer is returned instead, marked as a fallback. The model may be
+wrong in silence, never wrong in print. Rules and calibration: docs/answers.md.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from pathlib import Path
 
 from llama_index.core.llms import LLM, ChatMessage, MessageRole
 
+from rag.conflicts import find_conflict
 from rag.evidence import Evidence, quotations
 from rag.ingest.chunk import split_sentences
 from rag.ingest.clean import detect_language
+from rag.languages import language_name, question_language
 from rag.prompts import load_prompt, render
 from rag.support import TermSet, content_terms, coverage, supports
 from rag.types import Answer, Citation, Passage, ScoredPassage
+from rag.untrusted import has_instruction, is_instruction
 
 NOT_FOUND_TEXT = "Not found in the indexed articles."
 # Share of a generated sentence's words that one quotation of its cited passage must contain (numbers and
@@ -96,7 +101,12 @@ class QuoteUnit:
 def quote_units(passage: Passage) -> list[QuoteUnit]:
     spans = quotations(passage.text, split_sentences(passage.text, offset=passage.start), passage.start)
     texts = [passage.text[s.start - passage.start : s.end - passage.start] for s in spans]
-    return [QuoteUnit(text, s.start, s.end, TermSet(text)) for s, text in zip(spans, texts, strict=True)]
+    # An instruction in the article supports nothing, least of all a model that obeyed it.
+    return [
+        QuoteUnit(text, s.start, s.end, TermSet(text))
+        for s, text in zip(spans, texts, strict=True)
+        if not has_instruction(text)
+    ]
 
 
 def supporting_quote(units: list[QuoteUnit], claim: str) -> QuoteUnit | None:
@@ -127,27 +137,54 @@ class _Citer:
 
 
 def extractive_answer(question: str, passages: list[ScoredPassage], evidence: list[Evidence]) -> Answer:
-    """The best evidence sentences, verbatim, each cited. Needs no model and cannot invent anything."""
+    """The best evidence sentences, verbatim, each cited. Needs no model and cannot invent anything.
+    When two articles contradict each other on the question, both sides are quoted, each with its marker."""
     if not evidence:
         return Answer(
             question=question, text=NOT_FOUND_TEXT, abstained=True, abstain_reason="no evidence", passages=passages
         )
     citer = _Citer()
-    chosen: list[str] = []
-    spans: list[tuple[str, int, int]] = []
+    conflict = find_conflict(question, evidence, passages)
+
+    def quote(ev: Evidence) -> tuple[str, int]:
+        return ev.text, citer.cite(passages[ev.rank].passage, ev.text, ev.start, ev.end)
+
+    # In the order the sentences rank; a side of the disagreement is quoted once, within it.
+    parts: list[str] = []
+    for ev in _extractive_choice(evidence, passages):
+        if conflict is None or ev not in conflict:
+            text, n = quote(ev)
+            parts.append(f"{text} [{n}]")
+        elif not any(p.startswith(DISAGREEMENT) for p in parts):
+            parts.append(disagreement(quote(conflict[0]), quote(conflict[1])))
+    if conflict and not any(p.startswith(DISAGREEMENT) for p in parts):
+        parts.append(disagreement(quote(conflict[0]), quote(conflict[1])))
+    return Answer(
+        question=question, text=" ".join(parts), citations=citer.citations, backend="extractive", passages=passages
+    )
+
+
+def _extractive_choice(evidence: list[Evidence], passages: list[ScoredPassage]) -> list[Evidence]:
+    """Up to EXTRACTIVE_SENTENCES sentences near the best score, none overlapping another."""
+    chosen: list[Evidence] = []
     floor = evidence[0].score * EXTRACTIVE_RELATIVE
     for ev in evidence:
         if len(chosen) == EXTRACTIVE_SENTENCES or ev.score < floor:
             break
         article = passages[ev.rank].passage.article_id
-        if any(a == article and s < ev.end and ev.start < e for a, s, e in spans):
+        same = [c for c in chosen if passages[c.rank].passage.article_id == article]
+        if any(c.start < ev.end and ev.start < c.end for c in same):
             continue  # overlaps a quote already chosen (chunk overlap, widened quotations)
-        spans.append((article, ev.start, ev.end))
-        n = citer.cite(passages[ev.rank].passage, ev.text, ev.start, ev.end)
-        chosen.append(f"{ev.text} [{n}]")
-    return Answer(
-        question=question, text=" ".join(chosen), citations=citer.citations, backend="extractive", passages=passages
-    )
+        chosen.append(ev)
+    return chosen
+
+
+DISAGREEMENT = "Sources disagree:"
+
+
+def disagreement(a: tuple[str, int], b: tuple[str, int]) -> str:
+    """'Sources disagree: [1] says “…”; [2] says “…”' with both quotes verbatim."""
+    return f"{DISAGREEMENT} [{a[1]}] says “{a[0]}”; [{b[1]}] says “{b[0]}”"
 
 
 def abstention(question: str, passages: list[ScoredPassage], reason: str) -> Answer:
@@ -157,19 +194,36 @@ def abstention(question: str, passages: list[ScoredPassage], reason: str) -> Ans
 class CitationChecker:
     """Checks generated sentences one at a time against the passages they cite."""
 
-    def __init__(self, passages: list[ScoredPassage]) -> None:
+    def __init__(self, passages: list[ScoredPassage], question: str = "") -> None:
         self.passages = passages
         self._units = [quote_units(sp.passage) for sp in passages]
+        self._asked_in = question_language(question)
         self.citer = _Citer()
         self.kept: list[str] = []
         self.dropped: list[str] = []
+        self.wrong_language: list[str] = []  # language codes of sentences dropped for their language
+
+    def _foreign(self, text: str, cited: list[int]) -> str | None:
+        """The sentence's language when it is neither the question's nor a cited passage's (a model
+        answering in another language than asked: names alone could make such a sentence pass)."""
+        language = detect_language(text)
+        allowed = {self._asked_in} | {self.passages[m - 1].passage.language for m in cited}
+        return None if "und" in (language, self._asked_in) or language in allowed else language
 
     def check(self, sentence: str) -> str | None:
         """The sentence with renumbered, verified markers; None when no cited passage supports it."""
         text, markers = strip_markers(sentence)
         if not text:
             return None
+        if is_instruction(text):
+            self.dropped.append(sentence)  # an echo of an injected order, whatever it cites
+            return None
         valid = [m for m in dict.fromkeys(markers) if 1 <= m <= len(self.passages)]
+        foreign = self._foreign(text, valid)
+        if foreign:
+            self.dropped.append(sentence)
+            self.wrong_language.append(foreign)
+            return None
         quotes = [(m, supporting_quote(self._units[m - 1], text)) for m in valid]
         supported = [(m, unit) for m, unit in quotes if unit is not None]
         if not supported:
@@ -232,7 +286,7 @@ def generate_verified(
     The model sees `shown` (default: all `passages`), numbered from 1; the answer lists all `passages`.
     """
     shown = shown or passages
-    checker = CitationChecker(shown)
+    checker = CitationChecker(shown, question)
     buffer = raw = ""
     emitted = 0
 
@@ -266,27 +320,25 @@ def generate_verified(
         fallback.fallback_reason = f"the {backend} model found no answer in the passages; these are the best matches"
     else:
         fallback.fallback_reason = f"the {backend} answer had no sentence supported by the passage it cited" + (
-            f" ({len(checker.dropped)} removed)" if checker.dropped else ""
+            _removed(question, checker)
         )
     yield fallback.text
     yield fallback
 
 
-# Names of the languages news commonly comes in (ISO 639-1); other codes are shown as the code.
-LANGUAGE_NAMES = {
-    "en": "English", "sv": "Swedish", "uk": "Ukrainian", "ru": "Russian", "de": "German", "fr": "French",
-    "pl": "Polish", "es": "Spanish", "it": "Italian", "nl": "Dutch", "da": "Danish", "no": "Norwegian",
-    "nb": "Norwegian", "fi": "Finnish", "pt": "Portuguese", "cs": "Czech", "ro": "Romanian", "tr": "Turkish",
-    "ar": "Arabic", "zh": "Chinese", "ja": "Japanese", "be": "Belarusian", "lt": "Lithuanian", "lv": "Latvian",
-    "et": "Estonian", "hu": "Hungarian", "sk": "Slovak", "bg": "Bulgarian", "ka": "Georgian",
-}  # fmt: skip
+def _removed(question: str, checker: CitationChecker) -> str:
+    """' (3 removed)', or ' (1 removed: written in German, not in English)' when the language was why."""
+    if not checker.dropped:
+        return ""
+    if not checker.wrong_language:
+        return f" ({len(checker.dropped)} removed)"
+    written = ", ".join(language_name(code) for code in dict.fromkeys(checker.wrong_language))
+    expected = {question_language(question)} | {sp.passage.language for sp in checker.passages}
+    asked = " or ".join(sorted(language_name(c) for c in expected - {"und", ""})) or "the question's language"
+    return f" ({len(checker.dropped)} removed: {len(checker.wrong_language)} written in {written}, not in {asked})"
 
 
-def language_name(code: str) -> str:
-    return LANGUAGE_NAMES.get(code, code)
-
-
-def _day(published: str | None) -> str:
+def spoken_date(published: str | None) -> str:
     """'2025-11-04' -> '4 November 2025'; other forms as written; '' when undated."""
     if not published:
         return ""
@@ -310,7 +362,7 @@ def source_note(question: str, citations: list[Citation]) -> str:
     parts = []
     for article_id, p in first.items():
         title = p.title if len(p.title) <= 60 else p.title[:57].rsplit(" ", 1)[0] + "…"
-        bits = [p.source or title or Path(p.path).name, _day(p.published) or "undated"]
+        bits = [p.source or title or Path(p.path).name, spoken_date(p.published) or "undated"]
         if p.language and p.language not in ("und", asked_in if asked_in != "und" else "en"):
             bits.append(f"in {language_name(p.language)}, quoted in the original")
         parts.append("".join(f"[{n}]" for n in markers[article_id]) + " " + ", ".join(bits))

@@ -109,6 +109,8 @@ def render_answer(a: Answer, with_text: bool = True) -> str:
             lines.append(f"    also published: {names}")
     if a.source_note:
         lines.append(a.source_note)
+    if a.language_note:
+        lines.append(a.language_note)
     note = f"answered by: {a.backend}"
     if a.fallback_reason:
         note += f" (fallback: {a.fallback_reason})"

@@ -22,6 +22,7 @@ from rag.ingest.clean import detect_language
 from rag.keyword import fold
 from rag.support import TermSet, content_terms, coverage
 from rag.types import Passage, ScoredPassage
+from rag.untrusted import is_instruction
 
 # Ranking: weight of the sentence's own coverage against its passage's similarity, rescaled from
 # e5's usual cosine range for related text (0.75 to 0.90) to 0..1.
@@ -124,6 +125,9 @@ def rank_evidence(
         p = sp.passage
         base, offset, spans, quotes = _context(p, article_text, cache)
         texts = [base[s.start - offset : s.end - offset] for s in spans]
+        # An instruction to the model is never evidence, nor context that lifts a neighbour's coverage.
+        injected = [is_instruction(t) for t in texts]
+        texts = ["" if bad else t for t, bad in zip(texts, injected, strict=True)]
         other_language = q.language != "und" and p.language not in ("und", q.language)
         terms = q.names if other_language else q.terms
         # Across languages a match on names alone is weaker evidence than a match on all words,
@@ -134,10 +138,12 @@ def rank_evidence(
             if span.start < p.start or span.end > p.end or (p.article_id, span.start) in seen:
                 continue
             seen.add((p.article_id, span.start))
+            start, end = quotes[i].start, quotes[i].end
+            if any(injected) and any(b and start <= s.start < end for s, b in zip(spans, injected, strict=True)):
+                continue  # the quote would carry the instruction into the answer
             own = coverage(terms, TermSet(texts[i])) if terms else 0.0
             around = coverage(terms, TermSet(" ".join(texts[max(0, i - 1) : i + 2]))) if terms else 0.0
             score = LEXICAL_WEIGHT * own * weight + (1 - LEXICAL_WEIGHT) * sim
-            start, end = quotes[i].start, quotes[i].end
             scored.append(Evidence(rank, base[start - offset : end - offset], start, end, score, around))
     scored.sort(key=lambda e: (-e.score, e.rank, e.start))
     return scored

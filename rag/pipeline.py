@@ -21,10 +21,12 @@ from rag.evidence import rank_evidence
 from rag.filters import Filters
 from rag.indexer import ingest_paths, ledger_path, recover, remove, writer_lock
 from rag.ingest.ledger import Location, existing_ledger
+from rag.languages import language_note
 from rag.llm import backend_statuses, make_llm, normalise_ollama_host, resolve_backend
 from rag.retrieve import HybridRetriever
 from rag.store import Store
 from rag.types import Answer, Citation, IngestReport, ScoredPassage
+from rag.who import claims_behind, who_answer, who_question_in
 
 
 class AnswerStream:
@@ -258,7 +260,13 @@ class Index:
         answer: Answer | None = None
         first_token: float | None = None
         floor = self.settings.retrieve.min_coverage
-        if best < floor:
+        asked = who_question_in(question, query)
+        if asked is not None:  # "who claims X?": the claimants, from the claims extracted at ingest
+            claims = self.store.claim_index()
+            answer = who_answer(question, asked, passages, claims.of, self.store.passages_of, self.store.article_text)
+        if answer is not None:
+            yield answer.text
+        elif best < floor:
             reason = f"no passage covers the question (best coverage {best:.2f} < {floor:.2f})"
             answer = abstention(question, passages, reason)
             yield answer.text
@@ -284,8 +292,11 @@ class Index:
         if first_token is not None:
             answer.timings["first_text_s"] = first_token - t0
         answer.timings["evidence_coverage"] = best
+        if not answer.claims and answer.citations:
+            answer.claims = claims_behind(answer.citations, self.store.claim_index().of)
         answer.citations = self._with_other_publications(answer.citations)
         answer.source_note = source_note(question, answer.citations)
+        answer.language_note = language_note(question, answer)
         answer.query = query
         answer.settings_hash = self.settings.settings_hash()
         yield answer

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from rag.claims import ClaimIndex
 from rag.config import Settings
 from rag.embed import Vectors
 from rag.errors import IndexMismatch, RagError
@@ -131,6 +132,8 @@ class Store:
         self._vectors_stamp = ""
         self._records: dict[str, dict[str, Any]] = {}
         self._records_stamp = ""  # the collection state `_records` was read at
+        self._claims: ClaimIndex | None = None
+        self._claims_stamp = ""
         self._check_manifest()
         self._repair_manifest_file()
 
@@ -231,6 +234,33 @@ class Store:
         res = self._articles.get(ids=[article_id], include=["documents"])
         return res["documents"][0] if res["ids"] else None
 
+    def article_texts(self, article_ids: Sequence[str]) -> dict[str, str]:
+        """Whole texts of many articles, read in pages."""
+        out: dict[str, str] = {}
+        ids = list(article_ids)
+        for i in range(0, len(ids), _PAGE // 10):
+            res = self._articles.get(ids=ids[i : i + _PAGE // 10], include=["documents"])
+            out.update(zip(res["ids"], res["documents"], strict=True))
+        return out
+
+    def passages_of(self, article_id: str) -> list[Passage]:
+        """An article's passages, in text order."""
+        res = self._collection.get(where={"article_id": article_id}, include=["documents", "metadatas"])
+        rows = zip(res["ids"], res["documents"], res["metadatas"], strict=True)
+        return sorted((_passage(pid, doc, meta) for pid, doc, meta in rows), key=lambda p: p.start)
+
+    def claim_index(self) -> ClaimIndex:
+        """Who said what in every stored article: loaded from disk, extended with the articles added
+        since (by this or another writer), saved again unless a write is under way."""
+        stamp = self._stamp()
+        if self._claims is None or self._claims_stamp != stamp:
+            current = self._claims if self._claims is not None else ClaimIndex.load(self.folder)
+            claims, changed = current.refreshed(self.article_records().keys(), self.article_texts)
+            if changed and not stamp.endswith(":writing"):
+                claims.save(self.folder)
+            self._claims, self._claims_stamp = claims, stamp
+        return self._claims
+
     def delete_article(self, article_id: str) -> None:
         """Passages first, then the article record: a crash in between leaves nothing searchable."""
         self._collection.delete(where={"article_id": article_id})
@@ -259,6 +289,7 @@ class Store:
         self._keyword = KeywordIndex.build(ids, texts)
         self._keyword_stamp = self._stamp()
         self._keyword.save(self.folder / "keyword", self._keyword_stamp)
+        self.claim_index()  # attribution runs at ingest, so questions do not pay for it
 
     # --- reading --------------------------------------------------------------------------------
     def _iter_rows(self, documents: bool = True) -> Iterator[tuple[str, str, dict[str, Any]]]:

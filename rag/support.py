@@ -34,16 +34,21 @@ def content_terms(text: str) -> list[str]:
     return list(seen)
 
 
+def number_matches(text: str) -> list[tuple[str, re.Match[str]]]:
+    """Each number in `text` with its match: written form normalised ('2,000' and '2 000' give '2000';
+    '1.5' and '1,5' give '1.5', never '15')."""
+    out = []
+    for m in _NUMBER.finditer(text):
+        n = m.group(0)
+        grouped = re.fullmatch(r"\d{1,3}(?:[,\u202f ]\d{3})+", n)
+        out.append((re.sub(r"[,\u202f ]", "", n) if grouped else n.replace(",", "."), m))
+    return out
+
+
 def numbers(text: str) -> set[str]:
     """Numbers as written, thousands separators removed ('2,000' and '2 000' give '2000'); decimals
     keep their point ('1.5' and '1,5' give '1.5', never '15')."""
-    out = set()
-    for m in _NUMBER.finditer(text):
-        n = m.group(0)
-        out.add(
-            re.sub(r"[,\u202f ]", "", n) if re.fullmatch(r"\d{1,3}(?:[,\u202f ]\d{3})+", n) else n.replace(",", ".")
-        )
-    return out
+    return {n for n, _ in number_matches(text)}
 
 
 def _key(term: str) -> str:
@@ -70,9 +75,32 @@ def coverage(terms: list[str], target: TermSet) -> float:
     return sum(target.has(t) for t in terms) / len(terms)
 
 
+# A capitalised first word is a name when a name or a verb of saying follows it ("Hetman claimed …",
+# "Oleksiy Hetman said …"): the speaker must match. Otherwise it may just start the sentence.
+# fmt: off
+_SPEECH = frozenset({
+    "said", "says", "claimed", "claims", "told", "tells", "stated", "states", "wrote", "writes", "added", "adds",
+    "argued", "argues", "reported", "reports", "confirmed", "confirms", "denied", "denies", "accused", "accuses",
+    "called", "calls", "insisted", "insists", "warned", "warns", "noted", "notes", "announced", "announces",
+    "alleged", "alleges", "asserted", "asserts", "believes", "believed", "thinks", "thought",
+})
+_NOT_NAMES = frozenset({
+    "he", "she", "they", "it", "we", "i", "you", "his", "her", "their", "its", "our", "this", "that", "these",
+    "those", "there", "here", "a", "an", "the", "but", "and", "yet", "also", "however", "meanwhile", "then", "so",
+    "both", "all", "some", "many", "most", "several", "no", "yes",
+})
+# fmt: on
+
+
 def names(text: str) -> list[str]:
-    """Folded capitalised words after the first: the names a sentence is about ('Kyiv', 'Monday')."""
-    return [fold(w) for w in re.findall(r"[^\W\d_]+", text)[1:] if w[:1].isupper()]
+    """Folded capitalised words: the names a sentence is about ('Kyiv', 'Monday'); the first word only
+    when it starts a name or names the speaker."""
+    words = re.findall(r"[^\W\d_]+", text)
+    found = [fold(w) for w in words[1:] if w[:1].isupper()]
+    first_is_name = len(words) > 1 and words[0][:1].isupper() and fold(words[0]) not in _NOT_NAMES
+    if first_is_name and tokenize(words[0]) and (words[1][:1].isupper() or words[1].lower() in _SPEECH):
+        found.insert(0, fold(words[0]))
+    return found
 
 
 def supports(claim: str, evidence: str | TermSet, min_coverage: float) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -93,12 +93,24 @@ class Claim:
     citation: Citation
     cue: str = ""
     speaker_role: str = ""
-    date: str | None = None
+    date: str | None = None  # as the text gives it ("on November 4"); the article's date is on the citation
+    # For a "who claims" answer: "supports" (a claimant) or "counter" (a denial or counter-claim);
+    # "" for the claims behind an ordinary answer's quotes.
+    stance: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["citation"] = self.citation.n
-        return d
+        return {
+            "speaker": self.speaker,
+            "speaker_role": self.speaker_role,
+            "cue": self.cue,
+            "content": self.content,
+            "date": self.date,
+            "stance": self.stance,
+            "citation": self.citation.n,
+            "source": self.citation.passage.source,
+            "published": self.citation.passage.published,
+            "path": self.citation.passage.path,
+        }
 
 
 @dataclass
@@ -119,6 +131,9 @@ class Answer:
     query: str = ""  # the text retrieval used: the question, or a follow-up rewritten with chat history
     # Outlet, date and language of each cited source ("[2] Aftonbladet, 5 November 2025, in Swedish").
     source_note: str = ""
+    # Set when the question's language is not the answer's ("The question is in Swedish; the answer is
+    # in English, the language of the articles it cites ...").
+    language_note: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The stable shape `rag ask --json` prints: scripts parse it."""
@@ -133,6 +148,7 @@ class Answer:
             "claims": [c.to_json() for c in self.claims],
             "query": self.query,
             "source_note": self.source_note,
+            "language_note": self.language_note,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "settings_hash": self.settings_hash,
             # What retrieval found, best first: for an abstention, the nearest passages to read.

@@ -148,9 +148,12 @@ def answer_message(answer: Answer) -> str:
     if answer.abstained:
         body = "Not found in the indexed articles. The closest passages are listed under Sources."
     else:
-        body = as_markdown_text(answer.text)
+        # A "who claims" answer is a list, one claimant per line: Markdown hard line breaks keep it one.
+        body = "  \n".join(as_markdown_text(line) for line in answer.text.splitlines())
     if answer.source_note:
         body += f"\n\n{as_markdown_text(answer.source_note)}"
+    if answer.language_note:
+        body += f"\n\n{as_markdown_text(answer.language_note)}"
     took = answer.timings.get("total_s")
     note = backend_note(answer) + (f" · {took:.1f} s" if took is not None else "")
     return f"{body}\n\n*{as_markdown_text(note)}*"

@@ -60,3 +60,9 @@ def seeded_index_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     report = open_fake_index(path).ingest(SEEDS)
     assert len(report.new) == 5, report.summary()
     return path
+
+
+@pytest.fixture
+def seeded(seeded_index_path: Path) -> Callable[..., Any]:
+    """Open the shared seed index (read only), optionally with a scripted LLM."""
+    return lambda llm=None, **settings: open_fake_index(seeded_index_path, llm=llm, **settings)

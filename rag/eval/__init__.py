@@ -63,7 +63,12 @@ def run_eval(
             pn_rows, table = polnear.eval_polnear(folder, split, backend, settings, answers, limit)
             title = f"PolNeAR who_said {split} ({len(pn_rows)} questions), backend={backend}"
             print(polnear.polnear_table(title, table), flush=True)
-            results["polnear"] = {"table": table, "questions": polnear.as_json(pn_rows)}
+            from rag.eval.attribution import attribution_table, eval_attribution
+
+            # The extractor on the annotated articles directly: dev (tuned on) and the reported split.
+            extractor = {sp: eval_attribution(folder, sp) for sp in dict.fromkeys(("dev", split))}
+            print(attribution_table("PolNeAR attribution extractor, (speaker, content) pairs", extractor), flush=True)
+            results["polnear"] = {"table": table, "extractor": extractor, "questions": polnear.as_json(pn_rows)}
         else:
             print(f"unknown evaluation set {name!r}: choose from {', '.join(SETS)}")
             return 2

@@ -25,6 +25,9 @@ class WhoSaidResult:
     rank: int | None  # rank of the question's article among the top 10 passages' articles
     speaker_named: bool | None  # None when answers were not asked for
     seconds: float
+    # Stricter: the answer's first listed claimant is the speaker (None: no claims listed, or the
+    # annotated source is a pronoun, which names no one).
+    first_claimant: bool | None = None
 
 
 def polnear_index(data: Path, settings: Settings, progress: bool = True) -> Index:
@@ -47,6 +50,9 @@ def load(
     return idx, questions[:limit] if limit else questions, lambda q: by_name.get(q["article"])
 
 
+_PRONOUNS = {"he", "she", "they", "it", "i", "we", "you", "who", "which", "that", "his", "her", "their"}
+
+
 def speaker_word(source: str) -> str:
     """The word an answer must contain to name the speaker: the last word of the annotated source."""
     words = re.findall(r"[^\W_]+(?:['’][^\W_]+)*", source)
@@ -66,24 +72,34 @@ def eval_polnear(
     for q in questions:
         t0 = time.perf_counter()
         found = [sp.passage.article_id for sp in idx.search(q["question"], top_k=10)]
-        named = None
+        named = first = None
         if answers:
             a = idx.ask(q["question"], backend=backend)
-            named = re.search(rf"\b{re.escape(speaker_word(q['source']))}\b", a.text.lower()) is not None
+            word = speaker_word(q["source"])
+            named = re.search(rf"\b{re.escape(word)}\b", a.text.lower()) is not None
+            if a.claims and word not in _PRONOUNS:
+                first = re.search(rf"\b{re.escape(word)}\b", a.claims[0].speaker.lower()) is not None
         gold = gold_of(q)
         rank = first_rank(found, gold) if gold else None
-        results.append(WhoSaidResult(q["id"], rank, named, time.perf_counter() - t0))
+        results.append(WhoSaidResult(q["id"], rank, named, time.perf_counter() - t0, first))
     table: dict[str, Any] = {"n": len(results), **rank_metrics([r.rank for r in results])}
     table["speaker_accuracy"] = mean([float(r.speaker_named) for r in results if r.speaker_named is not None])
+    table["first_claimant"] = mean([float(r.first_claimant) for r in results if r.first_claimant is not None])
+    table["claims_answers"] = sum(r.first_claimant is not None for r in results)
     table["mean_s"] = mean([r.seconds for r in results])
     table["passages_indexed"] = idx.store.count()
     return results, table
 
 
 def polnear_table(title: str, table: dict[str, Any]) -> str:
-    heads = ["n", "article R@1", "article R@5", "R@10", "MRR@10", "speaker accuracy", "mean s/question", "passages"]
-    keys = ["n", "recall@1", "recall@5", "recall@10", "mrr@10", "speaker_accuracy", "mean_s", "passages_indexed"]
-    return format_table(title, heads, [[table[k] for k in keys]])
+    heads = ["n", "article R@1", "article R@5", "R@10", "MRR@10", "speaker accuracy", "first claimant (n)",
+             "mean s/question", "passages"]  # fmt: skip
+    keys = ["n", "recall@1", "recall@5", "recall@10", "mrr@10", "speaker_accuracy", "first_claimant", "mean_s",
+            "passages_indexed"]  # fmt: skip
+    row = [table[k] for k in keys]
+    if table["first_claimant"] is not None:
+        row[6] = f"{table['first_claimant']:.3f} ({table['claims_answers']})"
+    return format_table(title, heads, [row])
 
 
 def as_json(results: list[WhoSaidResult]) -> list[dict[str, Any]]:

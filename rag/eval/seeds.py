@@ -37,6 +37,9 @@ class QuestionResult:
     abstained: bool
     backend: str
     seconds: float
+    # Attribution questions: a claim of the answer names the expected speaker (None for other types).
+    claim_speaker: bool | None = None
+    other_side_markers: int = 0  # markers citing denials and counter-claims
 
 
 def score_question(q: dict[str, Any], a: Answer, retrieved: list[ScoredPassage] | None = None) -> QuestionResult:
@@ -54,18 +57,28 @@ def score_question(q: dict[str, Any], a: Answer, retrieved: list[ScoredPassage] 
     else:
         wanted = [s.lower() for s in q["answers"] + q.get("also_acceptable", [])]
         correct = any(w in a.text.lower() for w in wanted) and bool(cited_sources & sources)
-    good = sum(overlaps_evidence(c.passage.text, q["evidence"]) for c in a.citations)
+    # Markers of the answer itself; a "who claims" answer also cites the other side (denials), whose
+    # passages by design hold no evidence for the answer: counted apart.
+    other = {c.citation.n for c in a.claims if c.stance == "counter"}
+    answer_citations = [c for c in a.citations if c.n not in other]
+    good = sum(overlaps_evidence(c.passage.text, q["evidence"]) for c in answer_citations)
+    claim_speaker = None
+    if q["type"] == "attribution" and q["question"].lower().startswith("who "):  # the answers are speakers
+        wanted = [s.lower() for s in q["answers"] + q.get("also_acceptable", [])]
+        claim_speaker = any(w in c.speaker.lower() for c in a.claims for w in wanted)
     return QuestionResult(
         q["id"],
         q["type"],
         recall5,
         rr10,
         correct,
-        len(a.citations),
+        len(answer_citations),
         good,
         a.abstained,
         a.backend,
         a.timings.get("total_s", 0.0),
+        claim_speaker,
+        len(other),
     )
 
 
@@ -87,6 +100,8 @@ def summarise(results: list[QuestionResult], backend: str = "extractive") -> dic
             "citation_precision": sum(r.good_markers for r in answerable) / markers if markers else None,
             "abstain_when_unanswerable": mean([float(r.abstained) for r in unanswerable]),
             "wrong_abstain": mean([float(r.abstained) for r in answerable]),
+            "other_side_markers": sum(r.other_side_markers for r in rs),
+            "claim_speaker": mean([float(r.claim_speaker) for r in rs if r.claim_speaker is not None]),
             # Share of answered questions whose text the model wrote and the checker kept (no fallback).
             "model_kept": None
             if backend == "extractive"
@@ -104,6 +119,8 @@ COLUMNS = [
     ("citation_precision", "cite-prec"),
     ("abstain_when_unanswerable", "abstain(unans)"),
     ("wrong_abstain", "wrong-abstain"),
+    ("claim_speaker", "claim-speaker"),
+    ("other_side_markers", "other-side markers"),
     ("model_kept", "model-kept"),
     ("mean_s", "mean s"),
 ]

@@ -59,11 +59,14 @@ def test_ask_json_prints_one_object_with_the_stable_keys(
         assert isinstance(c["n"], int) and isinstance(c["start"], int) and isinstance(c["end"], int)
         assert c["end"] - c["start"] == len(c["quote"])
         assert f"[{c['n']}]" in data["text"]
-    # Which sentence comes first depends on the (fake) embedder; that Mosiychuk's claim is quoted does not.
-    mosiychuk = [c for c in data["citations"] if "Mosiychuk" in c["quote"]]
-    assert mosiychuk and Path(mosiychuk[0]["path"]).name == "000_b89d6b79fc443941.txt"
-    assert mosiychuk[0]["quote"] in data["text"]
-    assert data["source_note"].startswith("Sources: [1] ")
+    # A "who claims" question: the claimants, each quoted and cited, fill `claims`.
+    mosiychuk = [c for c in data["claims"] if c["speaker"] == "Igor Mosiychuk"]
+    assert mosiychuk and mosiychuk[0]["stance"] == "supports" and mosiychuk[0]["cue"] == "claimed"
+    assert Path(mosiychuk[0]["path"]).name == "000_b89d6b79fc443941.txt"
+    cited = next(c for c in data["citations"] if c["n"] == mosiychuk[0]["citation"])
+    assert mosiychuk[0]["content"] in cited["quote"] and mosiychuk[0]["content"] in data["text"]
+    assert {"speaker", "speaker_role", "cue", "content", "date", "stance", "citation", "source"} <= set(mosiychuk[0])
+    assert data["source_note"].startswith("Sources: [1]")
 
 
 def test_ask_plain_prints_answer_sources_and_backend(
@@ -72,10 +75,11 @@ def test_ask_plain_prints_answer_sources_and_backend(
     code, out, _ = run(capsys, "ask", POKROVSK, "--index", str(seeded_index_path), "--backend", "extractive")
     assert code == 0
     lines = out.splitlines()
-    assert "Mosiychuk" in lines[0] and lines[0].rstrip().endswith("]")
+    assert lines[0] == "Who claims Pokrovsk has fallen:"
+    assert any("Mosiychuk" in line and line.rstrip().endswith("]") for line in lines)
     assert any(line.startswith("[1] ") for line in lines)
     assert any(line.startswith("[") and "000_b89d6b79fc443941.txt" in line for line in lines)
-    assert any(line.startswith("Sources: [1] ") and "undated" in line for line in lines)  # the seeds carry no dates
+    assert any(line.startswith("Sources: [1]") and "undated" in line for line in lines)  # the seeds carry no dates
     assert lines[-1] == "answered by: extractive"
 
 
