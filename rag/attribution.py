@@ -11,13 +11,14 @@ A claim is (speaker, role, cue, content, date) with exact character spans in the
 
 Why rules and not a parser: spaCy's official English models are not published on PyPI (only
 unofficial re-uploads are), nothing may be downloaded at run time, and articles come in several
-languages. The rules run in about a millisecond per article, so ingest pays nothing noticeable.
+languages. The rules take 20 to 50 ms per article, a small part of ingest (embedding takes longer).
 Measured on PolNeAR (see docs/attribution.md and `rag eval --sets polnear`).
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -26,8 +27,14 @@ from rag.ingest.chunk import Span, split_sentences
 
 # Shortest content kept, in characters ("to comment" is a claim; "it" is not).
 _MIN_CONTENT = 6
+# Characters before a cue searched for its speaker.
+LEFT_WINDOW = 300
+# Longest quotation looked for (news quotes run to a paragraph or two).
+MAX_QUOTE_CHARS = 3000
+# Longer "sentences" (lists, text without full stops) are cut in pieces this long.
+MAX_SENTENCE_CHARS = 1500
 # Bump when the rules change: stored claims are re-extracted.
-EXTRACTOR_VERSION = "3"
+EXTRACTOR_VERSION = "4"
 
 
 @dataclass(frozen=True)
@@ -334,6 +341,16 @@ def _capitalised(word: str) -> bool:
     return word[:1].isupper() or (word[:1].isdigit() and len(word) > 1 and word[1:2].isupper())
 
 
+_TIME_PREPOSITIONS = {"on", "in", "at", "during", "via", "through", "last", "this", "earlier", "late"}
+_WHEN_WORDS = {
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march",
+    "april", "may", "june", "july", "august", "september", "october", "november", "december", "jan", "feb", "mar",
+    "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "telegram", "twitter", "x", "facebook",
+    "instagram", "tv", "television", "radio", "morning", "afternoon", "evening", "night", "week", "month", "year",
+    "a", "an", "his", "her", "their", "its", "an interview", "the", "wednesday's", "monday's",
+}  # fmt: skip
+
+
 def _speaker_phrase(text: str, offset: int) -> tuple[str, int, int] | None:
     """The subject phrase that ends `text` (the words right before a cue), or None when those words
     are not a plausible speaker. Returns (phrase, start, end) in article offsets."""
@@ -369,6 +386,11 @@ def _speaker_phrase(text: str, offset: int) -> tuple[str, int, int] | None:
                 start -= 1
             break
     phrase = words[start:]
+    # "Zelenskyy on Monday said", "Pushilin on Telegram wrote": the time or medium is not the speaker.
+    for k in range(1, len(phrase) - 1):
+        if phrase[k][0].lower() in _TIME_PREPOSITIONS and phrase[k + 1][0].lower().strip(".") in _WHEN_WORDS:
+            phrase = phrase[:k]
+            break
     if not phrase:
         return None
     whole_subject = len(phrase) >= 9
@@ -414,16 +436,29 @@ _NOT_SPEAKER_LABELS = {
 }
 
 
+_PHRASE_WORD = r"[\w.'’/&-]++"
+_STOP = r"(?:on|in|at|during|to|after|before|who|when|that|as|while|last|this|earlier|told|from|via|through)"
+
+
 def _following_phrase(
     text: str, offset: int, max_words: int = 8, any_case: bool = False
 ) -> tuple[str, int, int] | None:
     """The speaker phrase that starts `text` ("said [Donald Trump], the nominee."): up to the first
     comma, full stop or clause word."""
+    # Whole words only (possessive: no backtracking inside a word), and a stop word ends the phrase:
+    # "said Donald Trump on Monday" names Donald Trump.
     m = re.match(
-        r"\s*((?:(?:Mr|Mrs|Ms|Dr|Sen|Rep|Gov|Gen|Lt|Col|Prof|St)\.\s)?(?:[\w.'’/&-]+\s?){1,"
-        + str(max_words)
-        + r"}?)(?=[,.;:!?\"”’)]|\s+(?:on|in|at|during|to|after|"
-        r"before|who|when|that|as|while|last|this|earlier|told|from)\b|\s*$)",
+        r"\s*((?:(?:Mr|Mrs|Ms|Dr|Sen|Rep|Gov|Gen|Lt|Col|Prof|St)\.\s)?"
+        + _PHRASE_WORD
+        + r"(?:\s+(?!"
+        + _STOP
+        + r"\b)"
+        + _PHRASE_WORD
+        + r"){0,"
+        + str(max_words - 1)
+        + r"})(?=\s*[,.;:!?\"”’()—–]|\s+"
+        + _STOP
+        + r"\b|\s*$)",
         text,
     )
     if not m or not m.group(1).strip():
@@ -507,7 +542,8 @@ def quotation_spans(text: str) -> list[tuple[int, int]]:
         if c in _OPEN and (i == 0 or not text[i - 1].isalnum()) and i + 1 < n and not text[i + 1].isspace():
             close = _OPEN[c]
             j = i + 1
-            while j < n:
+            limit = min(n, i + MAX_QUOTE_CHARS)  # an unclosed mark does not scan the rest of the article
+            while j < limit:
                 d = text[j]
                 if d == "\n" and text[j : j + 2] == "\n\n":
                     break
@@ -518,7 +554,7 @@ def quotation_spans(text: str) -> list[tuple[int, int]]:
                 ):
                     break
                 j += 1
-            if j < n and text[j] == close and j - i > 2:
+            if j < limit and text[j] == close and j - i > 2:
                 spans.append((i + 1, j))
                 i = j + 1
                 continue
@@ -545,12 +581,6 @@ def _date_in(text: str) -> str | None:
 
 
 # --- extraction -----------------------------------------------------------------------------------
-@dataclass
-class _Sentence:
-    start: int
-    end: int
-
-
 def _sentences(text: str) -> list[Span]:
     """Sentence spans, where a 'sentence' starting in lower case is glued to the one before: the
     splitter cut after an abbreviation it does not know ("Graham (R-S.C.) told ...")."""
@@ -560,7 +590,22 @@ def _sentences(text: str) -> list[Span]:
             out[-1] = Span(out[-1].start, span.end)
         else:
             out.append(span)
-    return out
+    return [piece for span in out for piece in _bounded(text, span)]
+
+
+def _bounded(text: str, span: Span) -> list[Span]:
+    """A 'sentence' longer than MAX_SENTENCE_CHARS (a list, a page without full stops) in pieces cut at
+    a comma or space, so the work per cue stays bounded."""
+    pieces = []
+    start = span.start
+    while span.end - start > MAX_SENTENCE_CHARS:
+        window = text[start : start + MAX_SENTENCE_CHARS]
+        cut = max(window.rfind(", "), window.rfind(" "))
+        end = start + (cut + 1 if cut > MAX_SENTENCE_CHARS // 2 else MAX_SENTENCE_CHARS)
+        pieces.append(Span(start, end))
+        start = end
+    pieces.append(Span(start, span.end))
+    return pieces
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -585,13 +630,17 @@ class _Article:
         self.text = text
         self.sentences = _sentences(text)
         self.quotes = quotation_spans(text)
+        self._starts = [s.start for s in self.sentences]
+        self._quote_starts = [q[0] for q in self.quotes]
         self.antecedents: dict[int, str] = {}  # start of a relative pronoun speaker -> what it refers to
 
     def sentence_index(self, pos: int) -> int:
-        for i, s in enumerate(self.sentences):
-            if s.start <= pos < s.end:
-                return i
-        return max(0, len(self.sentences) - 1)
+        """The sentence holding `pos` (or the last before it)."""
+        return max(0, min(bisect_right(self._starts, pos) - 1, len(self.sentences) - 1))
+
+    def in_quote(self, pos: int) -> bool:
+        i = bisect_right(self._quote_starts, pos) - 1
+        return i >= 0 and self.quotes[i][0] <= pos < self.quotes[i][1]
 
     def quote_ending_near(self, pos: int, not_before: int = 0) -> tuple[int, int] | None:
         """A quotation closing just before `pos` (only punctuation and spaces between), and after
@@ -741,10 +790,13 @@ def _claims_in(art: _Article) -> Iterator[_Raw]:
                 and not re.search(r"[\"”’']\s*(?:\w+\s+){0,3}$", text[sent.start : cue_s])
             ):
                 continue  # "continued" reports speech only next to a quotation
-            if any(qs <= cue_s < qe for qs, qe in art.quotes):
+            if art.in_quote(cue_s):
                 continue  # a cue word inside a quotation is quoted speech, not attribution
-            # Parentheticals ("Sen. Lindsey Graham (R-S.C.) told") are blanked, keeping offsets.
-            left = re.sub(r"\([^()]{0,40}\)", lambda p: " " * len(p.group(0)), text[sent.start : cue_s])
+            # The words before the cue, at most LEFT_WINDOW characters of them (a speaker is never further
+            # away, and every search below stays linear); parentheticals ("Sen. Lindsey Graham (R-S.C.)
+            # told") are blanked, keeping offsets.
+            left_start = max(sent.start, cue_s - LEFT_WINDOW)
+            left = re.sub(r"\([^()]{0,40}\)", lambda p: " " * len(p.group(0)), text[left_start:cue_s])
             # Participle continuing the sentence's speaker: "..., adding that ..."
             coordinated = re.search(r"\s(?:and|but)\s+" + _AUX + r"$", left) and lemma in _SPEECH
             if (cue.lower() in _PARTICIPLES and re.search(r",\s*$", left)) or coordinated:
@@ -752,7 +804,7 @@ def _claims_in(art: _Article) -> Iterator[_Raw]:
                 if speaker is None:
                     lead = re.split(r"\s+(?:has|have|had|is|was|were|are|and|but)\b|\s+[a-z]+(?:ed|s)\b", left)[0]
                     last_comma = lead.rfind(",")  # "Meanwhile, the Russian Defense Ministry"
-                    speaker = _speaker_phrase(lead[last_comma + 1 :], sent.start + last_comma + 1)
+                    speaker = _speaker_phrase(lead[last_comma + 1 :], left_start + last_comma + 1)
                 if speaker:
                     cs, ce = _content_after(art, cue_e, sent.end, lemma)
                     if ce - cs >= _MIN_CONTENT:
@@ -763,7 +815,7 @@ def _claims_in(art: _Article) -> Iterator[_Raw]:
             quote_before = art.quote_ending_near(cue_s)
             # '"...," said Trump.' / '"...," Trump said.' / '..., said the governor.'
             inverted = not stripped_left.strip() or re.search(r"[,\"”’']\s*$", stripped_left)
-            if inverted and not _name_with_appositive(left, sent.start):
+            if inverted and not _name_with_appositive(left, left_start):
                 phrase = _following_phrase(text[cue_e : sent.end], cue_e)
                 if phrase and lemma in _SPEECH:
                     qb = quote_before or art.quote_ending_near(len(text[:cue_s].rstrip(" ,")))
@@ -781,20 +833,21 @@ def _claims_in(art: _Article) -> Iterator[_Raw]:
             # Subject before the cue.
             head = re.split(r"[,;:()\"“”«»—–]|['‘’](?=\s|$)|(?<=\s)['‘’]", left)
             tail = head[-1] if head else ""
-            tail_start = sent.start + len(left) - len(tail)
+            tail_start = left_start + len(left) - len(tail)
             phrase = _speaker_phrase(tail, tail_start)
             relative = re.search(r",?\s*\b(who|which|that)\s+" + _AUX + r"$", left)
             if phrase is None and relative:
                 # "reports from former parliamentarian Igor Mosiychuk, who claimed ...": the mention is
                 # "who" (as annotators mark it), the speaker the noun phrase it refers to.
-                antecedent = _noun_phrase_before(left[: relative.start()], sent.start)
+                antecedent = _noun_phrase_before(left[: relative.start()], left_start)
                 if antecedent:
-                    phrase = (relative.group(1), sent.start + relative.start(1), sent.start + relative.end(1))
+                    phrase = (relative.group(1), left_start + relative.start(1), left_start + relative.end(1))
                     art.antecedents[phrase[1]] = antecedent[0]
             if phrase is None and not tail.strip():
-                phrase = _name_with_appositive(left, sent.start)
+                phrase = _name_with_appositive(left, left_start)
             if phrase is None:
                 continue
+            phrase = (text[phrase[1] : phrase[2]], phrase[1], phrase[2])  # the article's words, not the blanked
             trailing = re.search(r"(?:^|\s)(" + _AUX + r")$", left)
             aux = (trailing.group(1) if trailing else "").lower().split()
             if any(w in ("not", "n't", "never") for w in aux):
@@ -855,7 +908,7 @@ def _name_with_appositive(left: str, offset: int) -> tuple[str, int, int] | None
         return None
     first = _speaker_phrase(m.group(1), offset + m.start(1))
     second = m.group(2).strip()
-    if second.split()[0].lower() in _CLAUSE_WORDS - {"who", "whose", "which"}:
+    if not second or second.split()[0].lower() in _CLAUSE_WORDS - {"who", "whose", "which"}:
         return None  # "..., and the meeting deteriorated from there, said": a clause, not an appositive
     if re.fullmatch(r"(?:[A-Z][\w.'’-]*\s?){1,4}", second) and first is not None:
         start = offset + m.start(2) + (len(m.group(2)) - len(m.group(2).lstrip()))
@@ -955,20 +1008,20 @@ def _stances(art: _Article, speakers: set[str], taken: set[tuple[int, int]]) -> 
             yield m.group(1), ms, ms + len(m.group(1)), verb, cue_s, cue_s + len(verb), cs, ce, "stance"
 
 
-def _cut_at_next_speaker(claim: ExtractedClaim, claims: list[ExtractedClaim], text: str) -> ExtractedClaim:
+def _cut_at_next_speaker(claim: ExtractedClaim, starts: list[int], text: str) -> ExtractedClaim:
     """End an indirect claim where a clause with another attribution begins: "Ukraine vowed to launch a
     defensive operation, while Russian forces claimed to have encircled ..." is two claims."""
     if claim.kind not in ("indirect", "according to"):
         return claim
-    for other in claims:
-        if claim.content_start < other.speaker_start < claim.content_end and other is not claim:
-            lead = re.search(
-                r"(?:,?\s+(?:while|as|but|whereas|and)|;)\s+$", text[claim.content_start : other.speaker_start]
-            )
-            if lead:
-                end = claim.content_start + lead.start()
-                if end - claim.content_start >= _MIN_CONTENT:
-                    return replace(claim, content=text[claim.content_start : end], content_end=end)
+    for i in range(bisect_right(starts, claim.content_start), len(starts)):
+        at = starts[i]
+        if at >= claim.content_end:
+            break
+        lead = re.search(r"(?:,?\s+(?:while|as|but|whereas|and)|;)\s+$", text[max(claim.content_start, at - 30) : at])
+        if lead:
+            end = at - (len(text[max(claim.content_start, at - 30) : at]) - lead.start())
+            if end - claim.content_start >= _MIN_CONTENT:
+                return replace(claim, content=text[claim.content_start : end], content_end=end)
     return claim
 
 
@@ -1032,6 +1085,7 @@ def extract_claims(text: str, stances: bool = True) -> list[ExtractedClaim]:
         )
     # Each speaker with the fullest role the article gives them anywhere.
     out = [replace(c, speaker_role=roles.get(c.speaker, c.speaker_role)) for c in out]
-    out = [_cut_at_next_speaker(c, out, text) for c in out]
+    starts = sorted(c.speaker_start for c in out)
+    out = [_cut_at_next_speaker(c, starts, text) for c in out]
     out.sort(key=lambda c: (c.start, c.cue_start))
     return out

@@ -7,6 +7,7 @@ articles it has not seen and forgets removed ones. A new extractor version re-ex
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 from rag.attribution import EXTRACTOR_VERSION, ExtractedClaim, extract_claims
 
 FILE_NAME = "claims.json"
+log = logging.getLogger(__name__)
 
 
 class ClaimIndex:
@@ -40,7 +42,11 @@ class ClaimIndex:
         kept = {aid: claims for aid, claims in self._by_article.items() if aid in wanted}
         missing = sorted(wanted - set(kept))
         for aid, text in (texts_of(missing) if missing else {}).items():
-            kept[aid] = extract_claims(text)
+            try:
+                kept[aid] = extract_claims(text)
+            except Exception:  # a bug on one article must not stop ingest or questions: no claims for it
+                log.exception("attribution extraction failed for article %s", aid)
+                kept[aid] = []
         for aid in missing:
             kept.setdefault(aid, [])  # an article whose text could not be read has no claims
         changed = bool(missing) or len(kept) != len(self._by_article)

@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=7860)
+    p.add_argument(
+        "--auth",
+        default=os.environ.get("RAG_AUTH"),
+        help="ask for a login: USER:PASSWORD, or a file of USER:PASSWORD lines (default: $RAG_AUTH)",
+    )
 
     p = sub.add_parser("status", help="index counts, manifest, available backends")
     _common(p)
@@ -180,9 +185,12 @@ def _run(args: argparse.Namespace) -> int:
         print(render_answer(stream.answer, with_text=False))
         return 0
     if args.command == "serve":
-        from rag.ui import serve
+        from rag.ui import parse_auth, serve
 
-        serve(_open(args), host=args.host, port=args.port)
+        auth = parse_auth(args.auth)  # a bad value fails here, before the index is opened
+        if auth is None and args.host not in ("127.0.0.1", "localhost", "::1"):
+            print(f"warning: serving on {args.host} without a login; set RAG_AUTH=user:password", file=sys.stderr)
+        serve(_open(args), host=args.host, port=args.port, auth=auth)
         return 0
     if args.command == "status":
         status = _open(args).status()

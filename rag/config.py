@@ -142,6 +142,14 @@ class LLMSettings(_Section):
     threads: int | None = Field(None, ge=1, description="llama.cpp CPU threads (default: all cores).")
 
 
+class UISettings(_Section):
+    library: Path | None = Field(
+        None, description="Folder the chat UI stores uploaded files in (default: `library` inside the index)."
+    )
+    max_upload_mb: float = Field(20.0, gt=0, description="Largest file the chat UI accepts for upload.")
+    max_upload_files: int = Field(200, ge=1, description="Most files one upload may hold (a folder counts its files).")
+
+
 class Settings(BaseSettings):
     """Every knob of the tool, each with a description."""
 
@@ -157,6 +165,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Reading and cleaning files.")
     retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings, description="Retrieval.")
     llm: LLMSettings = Field(default_factory=LLMSettings, description="Answer generation.")
+    ui: UISettings = Field(default_factory=UISettings, description="Chat UI: uploads.")
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
 
     @classmethod
@@ -185,5 +194,5 @@ class Settings(BaseSettings):
 
     def settings_hash(self) -> str:
         """Short hash of everything that can change an answer, recorded on each Answer."""
-        blob = json.dumps(self.model_dump(mode="json", exclude={"index", "chroma_url"}), sort_keys=True)
+        blob = json.dumps(self.model_dump(mode="json", exclude={"index", "chroma_url", "ui"}), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]

@@ -26,3 +26,7 @@ class BackendUnavailable(RagError):
 
 class NoArticles(RagError):
     """The index holds nothing to answer from."""
+
+
+class BadSetting(RagError):
+    """A setting or environment value that cannot be used as given."""

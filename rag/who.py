@@ -30,8 +30,9 @@ _GROUP = r"(?:officials?|people|sources?|experts?|analysts?|politicians?|outlets
          r"governments?|journalists?|newspapers?|sides?|parties|groups?)"  # fmt: skip
 _WHO = [
     re.compile(
-        r"^\s*(?:and\s+|so\s+|but\s+)?who(?:\s+else)?\s+(?:has\s+|have\s+|had\s+|is\s+|are\s+|was\s+|were\s+|did\s+|does\s+)?"
-        r"(?:publicly\s+|also\s+|first\s+|actually\s+)?(" + _CUES + r")\b\s*(.*)$",
+        # "who is claiming" yes, "who was told to leave" no: after a form of "to be", only an -ing cue.
+        r"^\s*(?:and\s+|so\s+|but\s+)?who(?:\s+else)?\s+(?:(?:has|have|had|did|does)\s+|(?=(?:is|are|was|were)\s+\w+ing\b)"
+        r"(?:is|are|was|were)\s+)?(?:publicly\s+|also\s+|first\s+|actually\s+)?(" + _CUES + r")\b\s*(.*)$",
         re.IGNORECASE | re.DOTALL,
     ),
     re.compile(
@@ -41,8 +42,8 @@ _WHO = [
     # Swedish, German, Ukrainian, Russian: "vem hävdar att ...", "wer behauptet, dass ...".
     re.compile(
         r"^\s*(?:vem|vilka|wer|хто|кто)\s+(hävdar|säger|sa|sade|påstår|menar|förnekar|behauptet|sagt|sagte|"
-        r"bestreitet|meint|стверджує|каже|заявив|заявляє|заперечує|утверждает|говорит|заявил|заявляет|"
-        r"отрицает)\b\s*(.*)$",
+        r"bestreitet|meint|стверджує|каже|сказав|сказала|заявив|заявила|заявляє|заперечує|утверждает|говорит|"
+        r"сказал|сказала|заявил|заявила|заявляет|отрицает)(?![\w])\s*(.*)$",
         re.IGNORECASE | re.DOTALL,
     ),
 ]
@@ -132,7 +133,11 @@ _FILLER = {
     "her",
     "its",
 }
-_DOUBTING_CUE = re.compile(r"^(doubt|question|disput|den|reject|dismiss|refut|rebut)", re.IGNORECASE)
+_DOUBTING_CUE = re.compile(r"^(doubt|question|disput|den(?:y|ies|ied|ying)$|reject|dismiss|refut|rebut)", re.IGNORECASE)
+# "near Pokrovsk", "south of Pokrovsk": a claim about somewhere else.
+_NEARBY = {"near", "outside", "around", "towards", "toward", "beyond"}
+_DIRECTIONS = {"north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest", "outskirts",
+               "suburbs", "edge", "approaches"}  # fmt: skip
 # The other side of a capture claim: still held, still fought over.
 _CONTESTED = re.compile(
     r"\b(hold(?:s|ing)?|held|repel\w*|difficult|resist\w*|counter-?attack\w*|"
@@ -141,7 +146,7 @@ _CONTESTED = re.compile(
 )
 # Words that reject what others said.
 _REFUTES = re.compile(
-    r"\b(nonsense|propaganda|false|fake|untrue|lies|lying|lie|rumou?rs?|myth|baseless|unfounded|fabricat\w*|"
+    r"\b(nonsense|propaganda|false|fake|untrue|rumou?rs?|myth|baseless|unfounded|fabricat\w*|"
     r"disinformation|misinformation|not true|no truth|exaggerat\w*|den(?:y|ies|ied)|debunk\w*|absurd)\b",
     re.IGNORECASE,
 )
@@ -179,6 +184,8 @@ def judge(proposition: str, claim: ExtractedClaim, sentence: str, context: str) 
     if names and not all(own.has(n) or around.has(n) for n in names):
         return None
     predicate = [t for t in content_terms(proposition) if t not in names and t not in _FILLER]
+    if not predicate and not names:
+        return None  # "who said it?" with nothing to go on: no claim fits more than another
     capture = bool(names) and any(t in _CAPTURE for t in predicate)  # a place changing hands
     found = sum(_has(said, t, capture) for t in predicate)
     score = found / len(predicate) if predicate else (1.0 if all(own.has(n) for n in names) else 0.0)
@@ -191,10 +198,25 @@ def judge(proposition: str, claim: ExtractedClaim, sentence: str, context: str) 
         return "counter", score + (1.0 if _REFUTES.search(content) else 0.0)  # outright denials first
     # A claimant says it of the place itself: "troops had lost control of Pokrovsk", not "we are losing
     # one city after another" or "captured dozens of buildings" in a story about Pokrovsk.
-    named = all(said.has(n) for n in names) if capture else (not names or any(own.has(n) for n in names))
+    named = _place_taken(claim.content, names) if capture else (not names or any(own.has(n) for n in names))
     if score >= MIN_RELEVANCE and named:
         return "supports", score
     return None
+
+
+def _place_taken(content: str, names: list[str]) -> bool:
+    """A word of losing a place within six words of the place itself, which is not merely "near" it:
+    "lost control of Pokrovsk" yes; "lost three soldiers near Pokrovsk" no."""
+    words = [fold(w) for w in re.findall(r"[^\W_]+", content)]
+    places = [i for i, w in enumerate(words) if any(w == n or (len(n) >= 5 and w.startswith(n[:5])) for n in names)]
+    taken = [i for i, w in enumerate(words) if w in _CAPTURE]
+    return any(
+        abs(i - j) <= 6
+        and not (i > 0 and words[i - 1] in _NEARBY)
+        and not (i > 1 and words[i - 1] == "of" and words[i - 2] in _DIRECTIONS)
+        for i in places
+        for j in taken
+    )
 
 
 # --- building the answer --------------------------------------------------------------------------
@@ -277,6 +299,8 @@ def who_answer(
     if asked.wants_denials:  # "who denied it?": the denials are the answer, the claim they deny follows
         groups.reverse()
         headers = {"counter": asked_line or "Denied by:", "supports": "The claim they dispute, made by:"}
+    if asked.wants_denials and not counter:
+        lines.append("No denial or counter-claim was found in the retrieved articles.")
     for stance, group in groups:
         if not group:
             continue

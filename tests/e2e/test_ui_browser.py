@@ -1,5 +1,6 @@
 """End to end: the real embedder indexes the seed articles, the Gradio app serves them, and Debian's
-Chromium (driven by Playwright) asks a question and sees the cited answer. Saves docs/ui.png."""
+Chromium (driven by Playwright) asks a question and sees the cited answer, then uses the filters. The
+screenshots in docs/ are taken by test_ui_flows.py."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ pytestmark = pytest.mark.e2e
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).parents[2]
 SEEDS = ROOT / "seeds"
-SCREENSHOT = ROOT / "docs" / "ui.png"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -85,9 +85,6 @@ def test_ask_in_browser_shows_cited_answer(app_url: str) -> None:
             expect(sources).to_contain_text("000_b89d6b79fc443941.txt", timeout=60_000)
             expect(sources).to_contain_text("[1]")
             expect(page.locator("#question textarea")).to_have_value("")
-
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
 
             # Filters: a malformed date is a clear message; a language filter keeps the Swedish article.
             page.get_by_text("Filters").click()

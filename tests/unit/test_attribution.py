@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -267,3 +268,34 @@ def test_read_annotations_links_source_cue_and_discontinuous_content(tmp_path: P
     got = read_annotations(ann)
     assert got[0] == Attribution("A Bloomberg poll", ((209, 236), (91, 186)), "shows")
     assert got[1] == Attribution("", ((300, 320),), "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It fell, according to a Ukrainian military senior official (x).",
+        '"We hold the city," said Ukrainian Commander-in-Chief Oleksandr Syrskyi — a veteran.',
+        "Hetman, (ret.), said it fell.",  # a blanked parenthetical left an empty appositive: once a crash
+        "He said " * 500,
+        '"abc said ' * 2000,
+        "according to " * 400,
+        "“" + "word, " * 30000,
+    ],
+)
+def test_messy_input_is_quick_and_never_raises(text: str) -> None:
+    """These took minutes (regex backtracking, quadratic scans) or raised before the review fixes."""
+    t0 = time.perf_counter()
+    claims = extract_claims(text)
+    assert time.perf_counter() - t0 < 30.0  # a guard against hangs (minutes before the fix), not a speed target
+    for c in claims:
+        assert text[c.content_start : c.content_end] == c.content
+        assert not c.speaker_mention or text[c.speaker_start : c.speaker_end] == c.speaker_mention
+
+
+def test_a_day_or_a_medium_is_not_the_speaker() -> None:
+    claims = extract_claims(
+        "Ukrainian President Volodymyr Zelenskyy on Monday said the city holds. "
+        '"We will win," said Donald Trump on Monday. Shelling continued, according to Denis Pushilin on Telegram.',
+        stances=False,
+    )
+    assert [c.speaker for c in claims] == ["Volodymyr Zelenskyy", "Donald Trump", "Denis Pushilin"]

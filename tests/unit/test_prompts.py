@@ -15,6 +15,7 @@ from rag.types import Passage, ScoredPassage
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 EXPECTED = {
+    "condense": {"history", "question"},
     "system": set(),
     "answer": {"passages", "question"},
     "passage": {"n", "title", "source", "published", "text"},

@@ -9,7 +9,7 @@ import pytest
 
 from rag.config import Settings
 from rag.pipeline import Index
-from rag.types import Answer, Citation, Passage, ScoredPassage
+from rag.types import Answer, Citation, Claim, Passage, ScoredPassage
 from rag.ui import (
     SOURCES_PLACEHOLDER,
     Messages,
@@ -18,7 +18,9 @@ from rag.ui import (
     answer_message,
     as_markdown_text,
     backend_note,
+    claims_table,
     clear,
+    linked_markers,
     render_sources,
     render_status,
     respond,
@@ -131,7 +133,10 @@ def test_answer_message_is_literal_text_plus_backend_line() -> None:
     a = _answer_with([], backend="llamacpp", timings={"total_s": 1.25})
     a.text = "Prices rose *sharply* <b>[1]</b>."
     msg = answer_message(a)
-    assert msg.startswith("Prices rose \\*sharply\\* &lt;b&gt;\\[1\\]&lt;/b&gt;.")
+    # Literal text; the marker alone becomes a link to its source card.
+    assert msg.startswith(
+        'Prices rose \\*sharply\\* &lt;b&gt;<a class="rag-marker" href="#rag-src-1">[1]</a>&lt;/b&gt;.'
+    )
     assert msg.endswith("*answered by llamacpp · 1.2 s*")
     abstained = answer_message(Answer(question="q", text="Not found in the indexed articles.", abstained=True))
     assert abstained.startswith("Not found in the indexed articles.")
@@ -232,3 +237,73 @@ def test_clear_forgets_the_conversation(index: Index) -> None:
     history, box, sources, same = clear(session)
     assert history == [] and box == "" and sources == SOURCES_PLACEHOLDER
     assert same is session and session.chat.turns == [] and session.sources == {}
+
+
+ARTICLE = (
+    "Headline\n\nFormer parliamentarian Igor Mosiychuk claimed that Ukrainian troops had lost control of "
+    "Pokrovsk. He said more. Another paragraph <b>here</b>."
+)
+
+
+def test_card_highlights_the_quote_inside_its_passage_and_offers_the_full_article() -> None:
+    start = ARTICLE.index("Former")
+    end = ARTICLE.index("Pokrovsk.") + len("Pokrovsk.")
+    p = _passage(1, text=ARTICLE[start:], start=start, end=len(ARTICLE), language="uk")
+    c = Citation(1, p, ARTICLE[start:end], start, end)
+    html = render_sources(_answer_with([c]), article_text=lambda aid: ARTICLE if aid == "a1" else None)
+    assert 'id="rag-src-1"' in html and "Ukrainian" in html  # the card's anchor; the language named
+    assert f'<mark class="rag-quote">{ARTICLE[start:end]}</mark> He said more.' in html
+    full = html[html.index('<details class="rag-full">') :]
+    assert "Open the full article" in full and "Headline" in full and "&lt;b&gt;here&lt;/b&gt;" in full
+    assert full.count("<mark") == 1
+    # Without the article text, no full-article fold; a quote that is not in its passage is shown alone.
+    assert "rag-full" not in render_sources(_answer_with([c]))
+    off = Citation(1, p, "Not in the passage.", 0, 19)
+    assert "<blockquote>Not in the passage.</blockquote>" in render_sources(_answer_with([off]))
+
+
+def test_markers_link_to_their_cards() -> None:
+    assert linked_markers("said so \\[2\\]\\[3\\].") == (
+        'said so <a class="rag-marker" href="#rag-src-2">[2]</a><a class="rag-marker" href="#rag-src-3">[3]</a>.'
+    )
+    assert linked_markers("a \\[note\\]") == "a \\[note\\]"
+
+
+def test_who_claims_answer_shows_a_who_said_what_table() -> None:
+    p = _passage(1, source="RFE/RL", published="2025-11-04")
+    c1 = Citation(1, p, "q1", 0, 2)
+    c2 = Citation(2, _passage(2, source="Kyiv | Post"), "q2", 0, 2)
+    answer = _answer_with(
+        [c1, c2],
+        claims=[
+            Claim(
+                "Igor Mosiychuk",
+                "troops had lost control of Pokrovsk,",
+                c1,
+                "claimed",
+                "former MP",
+                "November 4",
+                "supports",
+            ),
+            Claim("Oleksiy Hetman", "That's nonsense", c2, "added", "military expert", None, "counter"),
+        ],
+    )
+    answer.text = "Who claims Pokrovsk has fallen:\nRFE/RL:\n- Igor Mosiychuk ... [1]\n- Oleksiy Hetman ... [2]"
+    table = claims_table(answer)
+    rows = table.splitlines()
+    assert rows[0] == "**Claimed by**" and rows[2] == "| who | when | what they said | source |"
+    assert rows[4].startswith("| Igor Mosiychuk (former MP) | November 4 | “troops had lost control of Pokrovsk” |")
+    assert '<a class="rag-marker" href="#rag-src-1">[1]</a> RFE/RL |' in rows[4]
+    other = rows[rows.index("**The other side** (denials, counter-claims)") :]
+    assert other[4].startswith("| Oleksiy Hetman (military expert) | 2025-11-05 |")
+    assert "Kyiv \\| Post" in other[4]  # a pipe in a cell does not break the table
+    msg = answer_message(answer)
+    assert msg.startswith("Who claims Pokrovsk has fallen:\n\n**Claimed by**")
+    assert claims_table(_answer_with([c1])) == ""  # an ordinary answer has no table
+
+
+def test_rewritten_follow_up_query_is_shown_on_demand() -> None:
+    a = _answer_with([], query="who claims Pokrovsk has fallen? and Myrnohrad?")
+    a.question = "and Myrnohrad?"
+    assert "<details" in answer_message(a) and "who claims Pokrovsk has fallen? and Myrnohrad?" in answer_message(a)
+    assert "<details" not in answer_message(_answer_with([], query="who claims Pokrovsk has fallen?"))

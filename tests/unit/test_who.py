@@ -104,3 +104,34 @@ def test_who_question_with_no_fitting_claim_is_answered_the_ordinary_way(seeded:
     answer = seeded().ask("Who claims the moon is made of cheese?", backend="extractive")
     assert not answer.text.startswith("Who claims")
     assert all(c.stance == "" for c in answer.claims)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Who was told to leave Pokrovsk?", "Who is said to be in charge?", "Who said it?", "Who told you that?"],
+)
+def test_passive_and_empty_questions_are_not_claim_lists(question: str, seeded: Callable[..., Any]) -> None:
+    asked = parse_who_question(question)
+    answer = seeded().ask(question, backend="extractive")
+    assert asked is None or not any(c.stance for c in answer.claims)
+
+
+def test_russian_and_ukrainian_said() -> None:
+    assert parse_who_question("Кто сказал, что Покровск пал?").proposition == "Покровск пал"  # type: ignore[union-attr]
+    assert parse_who_question("Хто сказав, що Покровськ впав?").proposition == "Покровськ впав"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Ukraine lost three soldiers near Pokrovsk, the governor said.", None),
+        ("Russian troops occupied three villages south of Pokrovsk, the ministry said.", None),
+        ("The ministry said its forces had captured the city of Pokrovsk.", "supports"),
+        ("The ministry said Russian forces have captured Pokrovsk, which now lies in ruins.", "supports"),
+        ("Zelenskyy denounced the attack on Pokrovsk, his office said.", None),
+    ],
+)
+def test_judge_needs_the_place_itself_taken(sentence: str, expected: str | None) -> None:
+    claim = _claim(sentence)
+    verdict = judge("Pokrovsk has fallen", claim, sentence, sentence)
+    assert (verdict[0] if verdict else None) == expected
