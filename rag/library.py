@@ -9,6 +9,7 @@ folder, so an upload can never write anywhere else.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 from collections.abc import Sequence
@@ -28,7 +29,8 @@ def safe_name(name: str) -> str:
     characters only ("../../etc/passwd" -> "passwd", "C:\\\\x\\\\a b.txt" -> "a b.txt")."""
     base = re.split(r"[\\\\/]", name.strip())[-1]
     base = _UNSAFE.sub("_", base).lstrip(". ").strip()
-    return base[:150] or "upload"
+    stem, suffix = Path(base).stem, Path(base).suffix
+    return (stem[: 150 - len(suffix[:20])] + suffix[:20]) if base else "upload"
 
 
 def _sha256(path: Path) -> str:
@@ -70,14 +72,52 @@ def save_uploads(uploads: Sequence[tuple[str, Path]], library: Path, max_mb: flo
         if size > max_mb * 1024 * 1024:
             out.refused.append(FileProblem(original, f"{size / 1024 / 1024:.1f} MB; the upload limit is {max_mb:g} MB"))
             continue
-        target = _free_target(root, name, temp)
-        if not target.resolve().is_relative_to(root):  # defence in depth: safe_name already forbids it
-            out.refused.append(FileProblem(original, "the name points outside the library"))
+        try:
+            target = _free_target(root, name, temp)
+            if not target.resolve().is_relative_to(root):  # defence in depth: safe_name already forbids it
+                out.refused.append(FileProblem(original, "the name points outside the library"))
+                continue
+            if not target.exists():
+                shutil.copyfile(temp, target)
+            _remember_upload(root, target)
+        except OSError as e:  # a folder in the way, a full disk: this file is refused, the others go on
+            out.refused.append(FileProblem(original, f"could not be stored: {e.strerror or e}"))
             continue
-        if not target.exists():
-            shutil.copyfile(temp, target)
         out.files.append(target)
     return out
+
+
+UPLOADS_RECORD = ".uploads.json"  # the files the UI put in the library (only these are ever deleted)
+
+
+def _uploaded(root: Path) -> dict[str, str]:
+    try:
+        data = json.loads((root / UPLOADS_RECORD).read_text(encoding="utf-8"))
+        return {str(k): str(v) for k, v in data.items()}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def _remember_upload(root: Path, target: Path) -> None:
+    record = _uploaded(root)
+    record[target.name] = _sha256(target)
+    (root / UPLOADS_RECORD).write_text(json.dumps(record, indent=1), encoding="utf-8")
+
+
+def delete_uploaded(library: Path, path: str) -> bool:
+    """Delete `path` if the UI uploaded it into `library` and it still holds what was uploaded; files
+    the user keeps there themselves are never touched. True when deleted."""
+    root = library.resolve()
+    file = Path(path)
+    if not file.is_file() or file.is_symlink() or file.resolve().parent != root:
+        return False
+    record = _uploaded(root)
+    if record.get(file.name) != _sha256(file):
+        return False
+    file.resolve().unlink()
+    del record[file.name]
+    (root / UPLOADS_RECORD).write_text(json.dumps(record, indent=1), encoding="utf-8")
+    return True
 
 
 def _free_target(root: Path, name: str, temp: Path) -> Path:

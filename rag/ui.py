@@ -27,7 +27,7 @@ from rag.errors import BadSetting, RagError
 from rag.filters import Filters
 from rag.ingest.load import SUPPORTED_SUFFIXES
 from rag.languages import language_name
-from rag.library import ARTICLE_COLUMNS, article_rows, index_stats, save_uploads
+from rag.library import ARTICLE_COLUMNS, article_rows, delete_uploaded, index_stats, save_uploads
 from rag.llm import ollama_models as _ollama_models
 from rag.pipeline import Index
 from rag.types import Answer, Citation, Passage
@@ -88,9 +88,11 @@ HEAD_JS = """
   document.addEventListener("click", (e) => {
     const a = e.target.closest && e.target.closest('a[href^="#rag-src-"]');
     if (!a) return;
-    e.preventDefault(); e.stopPropagation();
-    // The sources panel may first switch to this answer's sources (the chatbot's select event): retry.
-    setTimeout(() => flash(a.getAttribute("href").slice(9), 10), 60);
+    e.preventDefault();  // the click still reaches the message, whose select event shows its sources
+    // The sources panel may first switch to this answer's sources (the chatbot's select event), which
+    // replaces the cards: outline again once the new ones are in.
+    const n = a.getAttribute("href").slice(9);
+    [60, 400, 900].forEach((t) => setTimeout(() => flash(n, 10), t));
   }, true);
   document.addEventListener("toggle", (e) => {
     const d = e.target;
@@ -251,7 +253,15 @@ def claims_table(answer: Answer) -> str:
     """The "who said what" tables of a who-claims answer: the claimants, then the other side (denials and
     counter-claims), one row per speaker: who (role), when, the exact words, the source card."""
     out = []
-    for stance, title in (("supports", "**Claimed by**"), ("counter", "**The other side** (denials, counter-claims)")):
+    groups = [("supports", "**Claimed by**"), ("counter", "**The other side** (denials, counter-claims)")]
+    # In the answer's order: for "who denied it?" the denials come first.
+    first = {
+        stance: min((c.citation.n for c in answer.claims if c.stance == stance), default=10**9) for stance, _ in groups
+    }
+    groups.sort(key=lambda g: first[g[0]])
+    if groups[0][0] == "counter":
+        groups = [("counter", "**Denied or disputed by**"), ("supports", "**The claim they dispute, made by**")]
+    for stance, title in groups:
         rows = [c for c in answer.claims if c.stance == stance]
         if not rows:
             continue
@@ -412,7 +422,12 @@ def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
     path = Path(value).expanduser()
     source, lines = ("RAG_AUTH", [value])
     if path.is_file():
-        source, lines = str(path), path.read_text(encoding="utf-8").splitlines()
+        try:
+            source, lines = str(path), path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise BadSetting(f"RAG_AUTH file {path}: cannot be read ({e})") from e
+    elif "/" in value or "\\" in value:
+        raise BadSetting(f"RAG_AUTH: no such file {value} (give USER:PASSWORD or an existing file)")
     pairs = []
     for number, line in enumerate(lines, start=1):
         line = line.strip()
@@ -454,6 +469,9 @@ def add_uploads(index: Index, paths: Sequence[str] | None) -> str:
     if not paths:
         return ""
     ui = index.settings.ui
+    # A folder brings everything in it: only readable types count towards the limit; the rest is listed.
+    skipped = [p for p in paths if Path(p).suffix.lower() not in SUPPORTED_SUFFIXES]
+    paths = [p for p in paths if Path(p).suffix.lower() in SUPPORTED_SUFFIXES]
     saved = save_uploads([(Path(p).name, Path(p)) for p in paths], library_folder(index), ui.max_upload_mb,
                          ui.max_upload_files)  # fmt: skip
     lines = []
@@ -461,6 +479,9 @@ def add_uploads(index: Index, paths: Sequence[str] | None) -> str:
         report = index.ingest(*saved.files, progress=True)
         lines.append(as_markdown_text(report.summary()).replace("\n", "  \n"))
     lines += [f"refused: {as_markdown_text(str(problem))}" for problem in saved.refused]
+    if skipped:
+        names = ", ".join(sorted(Path(p).name for p in skipped)[:10]) + (" …" if len(skipped) > 10 else "")
+        lines.append(f"skipped {len(skipped)} files of types ingest does not read: {as_markdown_text(names)}")
     return "  \n".join(lines)
 
 
@@ -471,15 +492,18 @@ def remove_article(index: Index, target: str) -> str:
     if not target:
         return "Choose an article first: click its row, or type its file or id."
     records = index.store.article_records()
-    path = str(records[target].get("path") or "") if target in records else target
+    locations = index.article_of_locations()
+    # One article at a time: an id, or an input the ledger knows (a file, FILE#RECORD); never a folder.
+    if target not in records and target not in locations:
+        return f"Nothing was removed: {as_markdown_text(target)} is not an article id or an indexed file."
+    aid = target if target in records else locations[target]
+    path = str(records.get(aid, {}).get("path") or target)
     report = index.remove(target)
     if not report.removed:
         return f"Nothing was removed: no article or file matches {as_markdown_text(target)}."
-    library = library_folder(index).resolve()
-    file = Path(path)
-    if file.is_file() and file.resolve().is_relative_to(library):
-        file.unlink()
-    return as_markdown_text(report.summary()).replace("\n", "  \n")
+    deleted = delete_uploaded(library_folder(index), path)
+    summary = as_markdown_text(report.summary()).replace("\n", "  \n")
+    return summary + ("  \nThe uploaded copy was deleted from the library folder." if deleted else "")
 
 
 def library_tab(index: Index, status: gr.HTML) -> None:
@@ -669,7 +693,7 @@ def build_app(index: Index) -> gr.Blocks:
         for trigger in (clear_btn.click, chatbot.clear):
             trigger(
                 clear, inputs=[session], outputs=[chatbot, question, sources, session], cancels=[answering], queue=False
-            )
+            ).then(lambda: None, outputs=[export], queue=False)  # nothing left to export
         chatbot.select(show_sources, inputs=[session], outputs=[sources], queue=False)
 
         def _models() -> Any:
@@ -702,7 +726,7 @@ def _launch(demo: gr.Blocks, host: str, port: int, auth: Auth) -> None:
         enable_monitoring=False,
         footer_links=["api", "settings"],
         head=HEAD_JS,
-        max_file_size=f"{demo.rag_max_upload_mb:g}mb",  # type: ignore[attr-defined]
+        max_file_size=int(demo.rag_max_upload_mb * 1024 * 1024),  # type: ignore[attr-defined]
         auth_message="Log in to the news archive (RAG_AUTH).",
         quiet=True,
     )

@@ -183,6 +183,12 @@ def test_who_claims_shows_a_who_said_what_table_and_follow_up_is_rewritten(
     query.locator("summary").click()
     expect(query).to_contain_text("who claims Pokrovsk has fallen? who denied it?")
 
+    # A marker of the earlier answer shows that answer's sources, not the latest one's.
+    expect(page.locator("#sources .rag-for")).to_contain_text("who denied it?")
+    chat.locator("a.rag-marker").first.click()
+    expect(page.locator("#sources .rag-for")).to_contain_text("who claims Pokrovsk has fallen?", timeout=10_000)
+    expect(page.locator("#rag-src-1")).to_have_class("rag-card rag-flash", timeout=5_000)
+
     with page.expect_download() as download:
         page.locator("#export").click()
     text = Path(download.value.path()).read_text(encoding="utf-8")

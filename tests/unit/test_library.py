@@ -141,3 +141,36 @@ def test_capable_model_rewrites_follow_ups_and_bad_rewrites_fall_back(seeded: Ca
     bad.turns = list(chat.turns)
     assert bad.standalone("and Myrnohrad?") == "Who claims Pokrovsk has fallen? and Myrnohrad?"
     assert chat.standalone("What is the population of Toretsk?") == "What is the population of Toretsk?"
+
+
+def test_remove_takes_one_article_never_a_folder_and_never_deletes_the_users_own_files(
+    tmp_path: Path, make_index: Callable[..., Any]
+) -> None:
+    news = tmp_path / "news"  # the user's own folder, also set as the library folder
+    news.mkdir()
+    own = news / "own.txt"
+    own.write_text("Own story\n\nThe last bridge over the Oskil river near Kupiansk was destroyed on Sunday.\n")
+    idx = make_index(tmp_path / "idx", ui={"library": str(news)})
+    idx.ingest(news)
+    for folder in ("/", ".", str(news)):
+        assert remove_article(idx, folder).startswith("Nothing was removed")
+    assert len(idx.store.article_records()) == 1
+    message = remove_article(idx, str(own))
+    assert "1 removed" in message and "uploaded copy" not in message
+    assert own.exists()  # not uploaded through the UI: the file stays
+
+
+def test_folder_upload_counts_only_readable_files_and_long_names_keep_their_type(
+    tmp_path: Path, make_index: Callable[..., Any]
+) -> None:
+    idx = make_index(tmp_path / "idx", ui={"max_upload_files": 2})
+    up = tmp_path / "up"
+    up.mkdir()
+    (up / "a.txt").write_text("Kupiansk\n\nThe bridge over the Oskil river was destroyed on Sunday.\n")
+    for i in range(3):
+        (up / f"photo{i}.jpg").write_bytes(b"\xff\xd8")
+    message = add_uploads(idx, [str(p) for p in sorted(up.iterdir())])
+    assert message.startswith("1 new") and "skipped 3 files of types ingest does not read" in message
+    assert safe_name("x" * 300 + ".txt").endswith(".txt") and len(safe_name("x" * 300 + ".txt")) == 150
+    with pytest.raises(BadSetting, match="no such file"):
+        parse_auth("/run/secrets/rag:auth")

@@ -307,3 +307,18 @@ def test_rewritten_follow_up_query_is_shown_on_demand() -> None:
     a.question = "and Myrnohrad?"
     assert "<details" in answer_message(a) and "who claims Pokrovsk has fallen? and Myrnohrad?" in answer_message(a)
     assert "<details" not in answer_message(_answer_with([], query="who claims Pokrovsk has fallen?"))
+
+
+def test_denials_table_comes_first_when_the_denials_are_the_answer() -> None:
+    c1 = Citation(1, _passage(1), "q1", 0, 2)
+    c2 = Citation(2, _passage(2), "q2", 0, 2)
+    answer = _answer_with(
+        [c1, c2],
+        claims=[
+            Claim("Oleksiy Hetman", "That's nonsense", c1, "added", "", None, "counter"),
+            Claim("Igor Mosiychuk", "troops had lost control", c2, "claimed", "", None, "supports"),
+        ],
+    )
+    rows = claims_table(answer).splitlines()
+    assert rows[0] == "**Denied or disputed by**"
+    assert rows.index("**The claim they dispute, made by**") > rows.index("**Denied or disputed by**")
