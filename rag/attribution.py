@@ -260,7 +260,7 @@ _SPEECH = {
     "observe",
     "remark",
 }
-_DENIAL = {"deny", "reject", "dismiss", "refute", "dispute", "rebut", "contradict"}
+_DENIAL = {"deny", "reject", "dismiss", "refute", "dispute", "rebut"}
 # Cues that open a participle clause continuing the sentence's speaker: "..., adding that ...".
 _PARTICIPLES = {"adding", "saying", "noting", "arguing", "claiming", "insisting", "warning", "explaining",
                 "stating", "telling", "writing", "suggesting", "citing", "calling", "asking", "promising",
@@ -275,7 +275,7 @@ def _forms(lemma: str) -> list[str]:
         return [lemma, lemma[:-1] + "ies", lemma[:-1] + "ied", lemma + "ing"]
     if lemma.endswith(("sh", "ch", "ss", "x")) or lemma in ("echo",):
         return [lemma, lemma + "es", lemma + "ed", lemma + "ing"]
-    if re.fullmatch(r"[^aeiou]*[aeiou][bdgmnprt]", lemma) or lemma in ("slam", "plan", "regret"):
+    if re.fullmatch(r"[^aeiou]*[aeiou][bdgmnprt]", lemma) or lemma in ("slam", "plan"):
         return [lemma, lemma + "s", lemma + lemma[-1] + "ed", lemma + lemma[-1] + "ing"]
     return [lemma, lemma + "s", lemma + "ed", lemma + "ing"]
 
@@ -364,7 +364,6 @@ def _speaker_phrase(text: str, offset: int) -> tuple[str, int, int] | None:
         return None
     # Walk back from the end to the start of the phrase: stop at clause words.
     start = len(words)
-    whole_subject = False  # the phrase is everything from the sentence start: a subject, however long
     for i in range(len(words) - 1, -1, -1):
         w = words[i][0]
         lw = w.lower()

@@ -73,13 +73,14 @@ def save_uploads(uploads: Sequence[tuple[str, Path]], library: Path, max_mb: flo
             out.refused.append(FileProblem(original, f"{size / 1024 / 1024:.1f} MB; the upload limit is {max_mb:g} MB"))
             continue
         try:
-            target = _free_target(root, name, temp)
+            digest = _sha256(temp)
+            target = _free_target(root, name, digest)
             if not target.resolve().is_relative_to(root):  # defence in depth: safe_name already forbids it
                 out.refused.append(FileProblem(original, "the name points outside the library"))
                 continue
             if not target.exists():
                 shutil.copyfile(temp, target)
-            _remember_upload(root, target)
+            _remember_upload(root, target.name, digest)
         except OSError as e:  # a folder in the way, a full disk: this file is refused, the others go on
             out.refused.append(FileProblem(original, f"could not be stored: {e.strerror or e}"))
             continue
@@ -98,9 +99,9 @@ def _uploaded(root: Path) -> dict[str, str]:
         return {}
 
 
-def _remember_upload(root: Path, target: Path) -> None:
+def _remember_upload(root: Path, name: str, digest: str) -> None:
     record = _uploaded(root)
-    record[target.name] = _sha256(target)
+    record[name] = digest
     (root / UPLOADS_RECORD).write_text(json.dumps(record, indent=1), encoding="utf-8")
 
 
@@ -120,10 +121,9 @@ def delete_uploaded(library: Path, path: str) -> bool:
     return True
 
 
-def _free_target(root: Path, name: str, temp: Path) -> Path:
+def _free_target(root: Path, name: str, digest: str) -> Path:
     """`root/name`, or the same file when it already holds this content, else `name (2)`, `name (3)` …"""
     stem, suffix = Path(name).stem, Path(name).suffix
-    digest = _sha256(temp)
     for i in range(1, 10_000):
         candidate = root / (name if i == 1 else f"{stem} ({i}){suffix}")
         if not candidate.exists() or _sha256(candidate) == digest:

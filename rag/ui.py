@@ -28,7 +28,7 @@ from rag.filters import Filters
 from rag.ingest.load import SUPPORTED_SUFFIXES
 from rag.languages import language_name
 from rag.library import ARTICLE_COLUMNS, article_rows, delete_uploaded, index_stats, save_uploads
-from rag.llm import ollama_models as _ollama_models
+from rag.llm import ollama_models
 from rag.pipeline import Index
 from rag.types import Answer, Citation, Passage
 
@@ -395,14 +395,6 @@ def clear(session: Session | None) -> tuple[Messages, str, str, Session | None]:
     return [], "", SOURCES_PLACEHOLDER, session
 
 
-def ollama_models(index: Index) -> list[str]:
-    return _ollama_models(index.settings.llm)
-
-
-def choose_ollama_model(index: Index, name: str) -> None:
-    index.use_ollama_model(name or "")
-
-
 def export_conversation(session: Session | None) -> str | None:
     """A Markdown file of the conversation with its citations, for the download button."""
     if session is None or not session.chat.turns:
@@ -697,10 +689,10 @@ def build_app(index: Index) -> gr.Blocks:
         chatbot.select(show_sources, inputs=[session], outputs=[sources], queue=False)
 
         def _models() -> Any:
-            return gr.update(choices=ollama_models(index) or [index.settings.llm.ollama_model])
+            return gr.update(choices=ollama_models(index.settings.llm) or [index.settings.llm.ollama_model])
 
         def _use_model(name: str) -> str:
-            choose_ollama_model(index, name)
+            index.use_ollama_model(name or "")
             return render_status(index.status())
 
         demo.load(_models, outputs=[model], queue=False)

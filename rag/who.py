@@ -159,9 +159,13 @@ MAX_OTHER_SIDE = 4
 @dataclass(frozen=True)
 class _Judged:
     claim: ExtractedClaim
-    article_id: str
+    passage: Passage  # the stored passage holding the claim: what its citation quotes
     stance: str  # "supports" or "counter"
     score: float
+
+    @property
+    def article_id(self) -> str:
+        return self.passage.article_id
 
 
 def _name_terms(proposition: str) -> list[str]:
@@ -250,7 +254,6 @@ def who_answer(
     in them takes a side on what is asked."""
     judged: list[_Judged] = []
     asked_terms = TermSet(asked.proposition)
-    stored: dict[str, list[Passage]] = {}
     texts: dict[str, str] = {}
     articles = list(dict.fromkeys(sp.passage.article_id for sp in passages))
     for aid in articles:
@@ -258,9 +261,9 @@ def who_answer(
         if not claims:
             continue
         texts[aid] = article_text(aid) or ""
-        stored[aid] = passages_of(aid)
+        stored = passages_of(aid)
         for c in claims:
-            p = _passage_for(c, stored[aid])
+            p = _passage_for(c, stored)
             if p is None:
                 continue
             # The passage and the headline tell what a claim is about ("the city" in a story on Pokrovsk).
@@ -268,7 +271,7 @@ def who_answer(
             if verdict:
                 # Among equally fitting claims, the one that says little else ranks first.
                 stance, score = verdict
-                judged.append(_Judged(c, aid, stance, score + 0.25 * coverage(content_terms(c.content), asked_terms)))
+                judged.append(_Judged(c, p, stance, score + 0.25 * coverage(content_terms(c.content), asked_terms)))
     if not any(j.stance == "supports" for j in judged) and not (asked.wants_denials and judged):
         return None
     order = {aid: i for i, aid in enumerate(articles)}
@@ -307,33 +310,19 @@ def who_answer(
         lines.append(headers[stance])
         by_outlet: dict[str, list[_Judged]] = {}
         for j in group:
-            p = _passage_for(j.claim, stored[j.article_id])
-            assert p is not None
-            by_outlet.setdefault(p.source or p.title or p.path, []).append(j)
+            by_outlet.setdefault(j.passage.source or j.passage.title or j.passage.path, []).append(j)
         for outlet, items in by_outlet.items():
-            first = _passage_for(items[0].claim, stored[items[0].article_id])
-            assert first is not None
+            first = items[0].passage
             if len(outlet) > 60:
                 outlet = outlet[:57].rsplit(" ", 1)[0] + "…"
             lines.append(f"{outlet}" + (f", {spoken_date(first.published)}" if first.published else "") + ":")
             for j in items:
-                p = _passage_for(j.claim, stored[j.article_id])
-                assert p is not None
+                p = j.passage
                 start, end = max(j.claim.start, p.start), min(j.claim.end, p.end)
                 quote = texts[j.article_id][start:end]
                 citation = Citation(n=len(citations) + 1, passage=p, quote=quote, start=start, end=end)
                 citations.append(citation)
-                listed.append(
-                    Claim(
-                        speaker=j.claim.speaker,
-                        content=j.claim.content,
-                        citation=citation,
-                        cue=j.claim.cue,
-                        speaker_role=j.claim.speaker_role,
-                        date=j.claim.date,
-                        stance=stance,
-                    )
-                )
+                listed.append(as_claim(j.claim, citation, stance))
                 lines.append(_entry(j.claim, citation.n))
     return Answer(
         question=question,
@@ -347,18 +336,22 @@ def who_answer(
 
 def claims_behind(citations: list[Citation], claims_of: Callable[[str], list[ExtractedClaim]]) -> list[Claim]:
     """The extracted claims an ordinary answer quotes: who said each cited sentence, when known."""
-    out: list[Claim] = []
-    for c in citations:
-        for x in claims_of(c.passage.article_id):
-            if x.kind != "stance" and x.content_start < c.end and c.start < x.content_end:
-                out.append(
-                    Claim(
-                        speaker=x.speaker,
-                        content=x.content,
-                        citation=c,
-                        cue=x.cue,
-                        speaker_role=x.speaker_role,
-                        date=x.date,
-                    )
-                )
-    return out
+    return [
+        as_claim(x, c)
+        for c in citations
+        for x in claims_of(c.passage.article_id)
+        if x.kind != "stance" and x.content_start < c.end and c.start < x.content_end
+    ]
+
+
+def as_claim(x: ExtractedClaim, citation: Citation, stance: str = "") -> Claim:
+    """An extracted claim as the Answer carries it, cited by `citation`."""
+    return Claim(
+        speaker=x.speaker,
+        content=x.content,
+        citation=citation,
+        cue=x.cue,
+        speaker_role=x.speaker_role,
+        date=x.date,
+        stance=stance,
+    )

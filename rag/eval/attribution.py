@@ -90,7 +90,6 @@ class ArticleScore:
     gold: int
     correct_predicted: int  # predictions matching some annotation
     found_gold: int  # annotations matched by some prediction
-    resolved_correct: int  # pronoun or surname mentions whose resolved speaker also matches
 
 
 def split_articles(polnear: Path, split: str) -> list[str]:
@@ -106,7 +105,7 @@ def score_article(polnear: Path, name: str) -> ArticleScore:
     predicted = [as_attribution(c) for c in claims]
     correct = sum(any(pair_matches(p, g) for g in gold) for p in predicted)
     found = sum(any(pair_matches(p, g) for p in predicted) for g in gold)
-    return ArticleScore(name, len(predicted), len(gold), correct, found, 0)
+    return ArticleScore(name, len(predicted), len(gold), correct, found)
 
 
 def iter_scores(polnear: Path, split: str, limit: int | None = None) -> Iterator[ArticleScore]:

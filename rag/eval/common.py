@@ -20,6 +20,12 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def split_questions(path: Path, split: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """The questions of one split (dev or test) of a JSON Lines file, the first `limit` when given."""
+    questions = [q for q in read_jsonl(path) if q["split"] == split]
+    return questions[:limit] if limit else questions
+
+
 def cached_index(name: str, sources: list[Path], settings: Settings, progress: bool = True) -> Index:
     """An index of `sources` under .cache/eval, keyed by the data's bytes and the index settings.
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.config import Settings
-from rag.eval.common import cached_index, first_rank, format_table, mean, rank_metrics, read_jsonl
+from rag.eval.common import cached_index, first_rank, format_table, mean, rank_metrics, split_questions
 from rag.pipeline import Index
 
 
@@ -46,8 +46,8 @@ def load(
     be ingested, which counts as a miss)."""
     idx = polnear_index(data, settings)
     by_name = article_ids_by_name(idx)
-    questions = [q for q in read_jsonl(data / "polnear" / "who_said.jsonl") if q["split"] == split]
-    return idx, questions[:limit] if limit else questions, lambda q: by_name.get(q["article"])
+    questions = split_questions(data / "polnear" / "who_said.jsonl", split, limit)
+    return idx, questions, lambda q: by_name.get(q["article"])
 
 
 _PRONOUNS = {"he", "she", "they", "it", "i", "we", "you", "who", "which", "that", "his", "her", "their"}

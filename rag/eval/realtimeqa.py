@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.config import Settings
-from rag.eval.common import cached_index, first_rank, format_table, mean, rank_metrics, read_jsonl
+from rag.eval.common import cached_index, first_rank, format_table, mean, rank_metrics, split_questions
 from rag.filters import Filters
 from rag.indexer import ledger_path
 from rag.ingest.ledger import existing_ledger
@@ -48,8 +48,8 @@ def load(
     be ingested, which counts as a miss)."""
     idx = rtqa_index(data, settings)
     gold = gold_articles(idx)
-    questions = [q for q in read_jsonl(data / "realtimeqa" / "questions.jsonl") if q["split"] == split]
-    return idx, questions[:limit] if limit else questions, lambda q: gold.get(q["passage_id"])
+    questions = split_questions(data / "realtimeqa" / "questions.jsonl", split, limit)
+    return idx, questions, lambda q: gold.get(q["passage_id"])
 
 
 def eval_realtimeqa(

@@ -52,10 +52,10 @@ def score_question(q: dict[str, Any], a: Answer, retrieved: list[ScoredPassage] 
         recall5 = float(sources <= set(names[:5]))
         rr10 = next((1.0 / i for i, n in enumerate(names[:10], start=1) if n in sources), 0.0)
     cited_sources = {Path(c.passage.path).name for c in a.citations}
+    wanted = [s.lower() for s in q["answers"] + q.get("also_acceptable", [])]
     if q["type"] == "unanswerable":
         correct = a.abstained
     else:
-        wanted = [s.lower() for s in q["answers"] + q.get("also_acceptable", [])]
         correct = any(w in a.text.lower() for w in wanted) and bool(cited_sources & sources)
     # Markers of the answer itself; a "who claims" answer also cites the other side (denials), whose
     # passages by design hold no evidence for the answer: counted apart.
@@ -64,7 +64,6 @@ def score_question(q: dict[str, Any], a: Answer, retrieved: list[ScoredPassage] 
     good = sum(overlaps_evidence(c.passage.text, q["evidence"]) for c in answer_citations)
     claim_speaker = None
     if q["type"] == "attribution" and q["question"].lower().startswith("who "):  # the answers are speakers
-        wanted = [s.lower() for s in q["answers"] + q.get("also_acceptable", [])]
         claim_speaker = any(w in c.speaker.lower() for c in a.claims for w in wanted)
     return QuestionResult(
         q["id"],
