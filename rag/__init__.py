@@ -10,11 +10,15 @@
 >>> chat = idx.chat(); chat.ask("..."); chat.ask("and Myrnohrad?")
 >>> idx.ask("...", filters=rag.Filters.parse(sources="Kyiv Independent", languages="en", since="2025-11"))
 >>> idx.search("Myrnohrad")                                  # passages only, best first
+>>> idx.check("Only 1,600 residents remain in Toretsk.")     # fact-check: verdict and quotes per sentence
+>>> rag.check_against(text, [{"id": "p1", "text": "..."}])   # ... against given passages, no index
 """
 
+from rag.check import BadCheckInput, CheckedSentence, check_against
 from rag.config import Settings
 from rag.errors import RagError
 from rag.filters import BadFilter, Filters, NoMatchingArticles
+from rag.judgement import Judgement
 from rag.pipeline import AnswerStream, Index, open_index
 from rag.types import Answer, Article, Citation, Claim, IngestReport, Passage
 
@@ -24,16 +28,20 @@ __all__ = [
     "Answer",
     "AnswerStream",
     "Article",
+    "BadCheckInput",
     "BadFilter",
+    "CheckedSentence",
     "Citation",
     "Claim",
     "Filters",
     "Index",
     "IngestReport",
+    "Judgement",
     "NoMatchingArticles",
     "Passage",
     "RagError",
     "Settings",
+    "check_against",
     "open",
 ]
 __version__ = "0.1.0"

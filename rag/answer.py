@@ -13,20 +13,22 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
 from llama_index.core.llms import LLM, ChatMessage, MessageRole
 
 from rag.conflicts import find_conflict
-from rag.evidence import Evidence, quotations
+from rag.evidence import MIN_COVERAGE, Evidence, quotations
 from rag.ingest.chunk import split_sentences
 from rag.ingest.clean import detect_language
+from rag.judge_pass import JudgePassResult, judge_pass
+from rag.judgement import Judgement, QuotedSpan, SupportJudge
 from rag.languages import language_name, question_language
 from rag.prompts import load_prompt, render
 from rag.support import TermSet, content_terms, coverage, supports
-from rag.types import Answer, Citation, Passage, ScoredPassage
+from rag.types import Answer, Citation, Passage, RemovedSentence, ScoredPassage
 from rag.untrusted import has_instruction, is_instruction
 
 NOT_FOUND_TEXT = "Not found in the indexed articles."
@@ -36,6 +38,10 @@ MIN_SUPPORT = 0.7
 # An extractive answer takes up to this many sentences, each within this share of the best score.
 EXTRACTIVE_SENTENCES = 2
 EXTRACTIVE_RELATIVE = 0.9
+# When several articles answer: the best sentence of each whose score is within this share of the best,
+# up to EXTRACTIVE_ARTICLES of them (docs/answers.md, "Abstention and evidence choice").
+BROAD_RELATIVE = 0.75
+EXTRACTIVE_ARTICLES = 3
 
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _PARTIAL_MARKER = re.compile(r"\[[\d,;\s]*\]?")
@@ -127,16 +133,23 @@ class _Citer:
 
     citations: list[Citation] = field(default_factory=list)
 
-    def cite(self, passage: Passage, quote: str, start: int, end: int) -> int:
+    def cite(self, passage: Passage, spans: tuple[tuple[int, int, str], ...], verdict: str = "verified") -> int:
+        """The marker of `spans` (start, end, text; the primary quote first) of `passage`."""
         for c in self.citations:
-            if c.passage.article_id == passage.article_id and (c.start, c.end) == (start, end):
+            if c.passage.article_id == passage.article_id and c.quoted_spans == spans:
                 return c.n
         n = len(self.citations) + 1
-        self.citations.append(Citation(n=n, passage=passage, quote=quote, start=start, end=end))
+        start, end, quote = spans[0]
+        many = spans if len(spans) > 1 else ()
+        self.citations.append(
+            Citation(n=n, passage=passage, quote=quote, start=start, end=end, spans=many, verdict=verdict)
+        )
         return n
 
 
-def extractive_answer(question: str, passages: list[ScoredPassage], evidence: list[Evidence]) -> Answer:
+def extractive_answer(
+    question: str, passages: list[ScoredPassage], evidence: list[Evidence], min_coverage: float = MIN_COVERAGE
+) -> Answer:
     """The best evidence sentences, verbatim, each cited. Needs no model and cannot invent anything.
     When two articles contradict each other on the question, both sides are quoted, each with its marker."""
     if not evidence:
@@ -147,11 +160,11 @@ def extractive_answer(question: str, passages: list[ScoredPassage], evidence: li
     conflict = find_conflict(question, evidence, passages)
 
     def quote(ev: Evidence) -> tuple[str, int]:
-        return ev.text, citer.cite(passages[ev.rank].passage, ev.text, ev.start, ev.end)
+        return ev.text, citer.cite(passages[ev.rank].passage, ((ev.start, ev.end, ev.text),))
 
     # In the order the sentences rank; a side of the disagreement is quoted once, within it.
     parts: list[str] = []
-    for ev in _extractive_choice(evidence, passages):
+    for ev in _extractive_choice(evidence, passages, min_coverage):
         if conflict is None or ev not in conflict:
             text, n = quote(ev)
             parts.append(f"{text} [{n}]")
@@ -164,11 +177,33 @@ def extractive_answer(question: str, passages: list[ScoredPassage], evidence: li
     )
 
 
-def _extractive_choice(evidence: list[Evidence], passages: list[ScoredPassage]) -> list[Evidence]:
-    """Up to EXTRACTIVE_SENTENCES sentences near the best score, none overlapping another."""
+def _extractive_choice(
+    evidence: list[Evidence], passages: list[ScoredPassage], min_coverage: float = MIN_COVERAGE
+) -> list[Evidence]:
+    """The sentences to quote, among those that answer (coverage at least `min_coverage`, the rule
+    abstention uses; all of them when none does). When sentences of several articles score within
+    BROAD_RELATIVE of the best, the best of each, up to EXTRACTIVE_ARTICLES: a question several
+    articles answer is answered from all of them. Otherwise up to EXTRACTIVE_SENTENCES sentences within
+    EXTRACTIVE_RELATIVE of the best. Never two overlapping quotes."""
+    answering = [ev for ev in evidence if ev.coverage >= min_coverage] or evidence
+    if not answering:
+        return []
+    best = answering[0].score
+    per_article: dict[str, list[Evidence]] = {}
+    for ev in answering:
+        if ev.score >= best * BROAD_RELATIVE:
+            per_article.setdefault(passages[ev.rank].passage.article_id, []).append(ev)
+    if len(per_article) > 1:
+        # From each article the earliest of its quotes that hold the most of the question: news says
+        # the main fact first.
+        firsts = [
+            min((e for e in evs if e.own >= max(x.own for x in evs)), key=lambda e: e.start)
+            for evs in per_article.values()
+        ]
+        return firsts[:EXTRACTIVE_ARTICLES]
     chosen: list[Evidence] = []
-    floor = evidence[0].score * EXTRACTIVE_RELATIVE
-    for ev in evidence:
+    floor = best * EXTRACTIVE_RELATIVE
+    for ev in answering:
         if len(chosen) == EXTRACTIVE_SENTENCES or ev.score < floor:
             break
         article = passages[ev.rank].passage.article_id
@@ -191,16 +226,26 @@ def abstention(question: str, passages: list[ScoredPassage], reason: str) -> Ans
     return Answer(question=question, text=NOT_FOUND_TEXT, abstained=True, abstain_reason=reason, passages=passages)
 
 
+@dataclass(frozen=True)
+class Assessed:
+    """A model's sentence judged against the passages it cites, before it is shown or removed."""
+
+    sentence: str  # as written, markers included
+    text: str  # without its markers
+    judgement: Judgement
+
+
 class CitationChecker:
-    """Checks generated sentences one at a time against the passages they cite."""
+    """Checks generated sentences one at a time against the passages they cite (rag.judgement)."""
 
     def __init__(self, passages: list[ScoredPassage], question: str = "") -> None:
         self.passages = passages
-        self._units = [quote_units(sp.passage) for sp in passages]
+        self.judge = SupportJudge([sp.passage for sp in passages])
         self._asked_in = question_language(question)
         self.citer = _Citer()
         self.kept: list[str] = []
         self.dropped: list[str] = []
+        self.removed: list[RemovedSentence] = []
         self.wrong_language: list[str] = []  # language codes of sentences dropped for their language
 
     def _foreign(self, text: str, cited: list[int]) -> str | None:
@@ -210,31 +255,60 @@ class CitationChecker:
         allowed = {self._asked_in} | {self.passages[m - 1].passage.language for m in cited}
         return None if "und" in (language, self._asked_in) or language in allowed else language
 
-    def check(self, sentence: str) -> str | None:
-        """The sentence with renumbered, verified markers; None when no cited passage supports it."""
+    def assess(self, sentence: str) -> Assessed | None:
+        """The sentence's judgement (nothing is recorded yet); None for a bare marker."""
         text, markers = strip_markers(sentence)
-        if not text:
-            return None
-        if is_instruction(text):
-            self.dropped.append(sentence)  # an echo of an injected order, whatever it cites
-            return None
+        if not re.search(r"[^\W\d_]", text):
+            return None  # a bare marker or list number ("2.") says nothing
         valid = [m for m in dict.fromkeys(markers) if 1 <= m <= len(self.passages)]
+        if is_instruction(text):  # an echo of an injected order, whatever it cites
+            return Assessed(sentence, text, _refused(text, "an instruction to a model, not a statement"))
+        if not valid:
+            return Assessed(sentence, text, _refused(text, "cites no passage shown to the model"))
         foreign = self._foreign(text, valid)
         if foreign:
-            self.dropped.append(sentence)
             self.wrong_language.append(foreign)
+            return Assessed(sentence, text, _refused(text, f"written in {language_name(foreign)}"))
+        judgement = self.judge.judge(text, [m - 1 for m in valid])
+        if judgement.kept:
+            judgement = self._corroborated(judgement, [m - 1 for m in valid])
+        return Assessed(sentence, text, judgement)
+
+    def _corroborated(self, judgement: Judgement, cited: list[int]) -> Judgement:
+        """Other cited passages that state the sentence on their own keep their markers too."""
+        quoted = {q.passage for q in judgement.quotes}
+        extra = [q for i in cited if i not in quoted for q in self._verified_quotes(judgement.sentence, i)]
+        return replace(judgement, quotes=(*judgement.quotes, *extra)) if extra else judgement
+
+    def _verified_quotes(self, text: str, i: int) -> tuple[QuotedSpan, ...]:
+        other = self.judge.judge(text, [i])
+        return other.quotes if other.verdict == "verified" else ()
+
+    def accept(self, assessed: Assessed) -> str | None:
+        """The sentence with renumbered markers of the passages that back it, or None when removed."""
+        j = assessed.judgement
+        if not j.kept:
+            self.dropped.append(assessed.sentence)
+            self.removed.append(RemovedSentence(assessed.sentence, j.reasons, j.score))
             return None
-        quotes = [(m, supporting_quote(self._units[m - 1], text)) for m in valid]
-        supported = [(m, unit) for m, unit in quotes if unit is not None]
-        if not supported:
-            self.dropped.append(sentence)
-            return None
-        numbers = [self.citer.cite(self.passages[m - 1].passage, u.text, u.start, u.end) for m, u in supported]
-        out = text.rstrip() if text.rstrip()[-1:] in ".!?" else text.rstrip() + "."
+        numbers = []
+        for i in dict.fromkeys(q.passage for q in j.quotes):
+            spans = tuple((q.start, q.end, q.text) for q in j.quotes if q.passage == i)
+            numbers.append(self.citer.cite(self.passages[i].passage, spans, j.verdict))
+        out = assessed.text.rstrip() if assessed.text.rstrip()[-1:] in ".!?" else assessed.text.rstrip() + "."
         marks = "".join(f"[{n}]" for n in numbers)
         out = f"{out[:-1]} {marks}{out[-1]}"
         self.kept.append(out)
         return out
+
+    def check(self, sentence: str) -> str | None:
+        """The sentence with renumbered, verified markers; None when no cited passage supports it."""
+        assessed = self.assess(sentence)
+        return None if assessed is None else self.accept(assessed)
+
+
+def _refused(text: str, reason: str) -> Judgement:
+    return Judgement(text, "removed", 0.0, (reason,), hard_failure=True)
 
 
 def _attach_markers(text: str) -> str:
@@ -279,24 +353,41 @@ def generate_verified(
     evidence: list[Evidence],
     backend: str,
     shown: list[ScoredPassage] | None = None,
+    judge: bool = False,
 ) -> Iterator[str | Answer]:
     """Stream the model's answer sentence by sentence, yielding only verified sentences (as text
     deltas), then the final Answer; the extractive answer, marked, when no sentence survives.
 
     The model sees `shown` (default: all `passages`), numbered from 1; the answer lists all `passages`.
+
+    `judge`: the judge pass (rag.judge_pass). Sentences judged `verified` still stream at once; from the
+    first borderline (`supported`) sentence on, every sentence is held until the model has finished, then
+    one batched call to the same model decides the held borderline ones (it can only remove them), and the
+    held sentences are shown in order. `timings` then holds `judge_s` (the call's time), `judge_sentences`
+    (sent) and `judge_lowered` (removed by it); a failed call keeps the checker's verdicts (`judge_note`).
     """
     shown = shown or passages
     checker = CitationChecker(shown, question)
     buffer = raw = ""
     emitted = 0
+    held: list[Assessed] = []
+
+    def show(assessed: Assessed) -> Iterator[str]:
+        nonlocal emitted
+        kept = checker.accept(assessed)
+        if kept is not None:
+            yield kept if emitted == 0 else " " + kept
+            emitted += 1
 
     def emit(sentences: list[str]) -> Iterator[str]:
-        nonlocal emitted
         for s in sentences:
-            kept = checker.check(s)
-            if kept is not None:
-                yield kept if emitted == 0 else " " + kept
-                emitted += 1
+            assessed = checker.assess(s)
+            if assessed is None:
+                continue
+            if held or (judge and assessed.judgement.borderline):
+                held.append(assessed)  # shown after the judge pass, in order
+            else:
+                yield from show(assessed)
 
     for chunk in llm.stream_chat(answer_messages(question, shown)):
         buffer += chunk.delta or ""
@@ -306,6 +397,12 @@ def generate_verified(
     tail = _attach_markers(buffer)
     yield from emit([tail[s.start : s.end] for s in split_sentences(tail)])
 
+    judged = judge_pass(llm, [a.judgement for a in held]) if judge else None
+    for assessed, judgement in zip(held, judged.judgements if judged else (), strict=True):
+        yield from show(replace(assessed, judgement=judgement))
+    timings = _judge_timings(judged) if judged else {}
+    note = judged.note if judged else ""
+
     if checker.kept:
         yield Answer(
             question=question,
@@ -313,6 +410,9 @@ def generate_verified(
             citations=checker.citer.citations,
             backend=backend,
             passages=passages,
+            removed=checker.removed,
+            timings=timings,
+            judge_note=note,
         )
         return
     fallback = extractive_answer(question, passages, evidence)
@@ -320,22 +420,34 @@ def generate_verified(
         fallback.fallback_reason = f"the {backend} model found no answer in the passages; these are the best matches"
     else:
         fallback.fallback_reason = f"the {backend} answer had no sentence supported by the passage it cited" + (
-            _removed(question, checker)
+            _removed(question, checker, judged.lowered if judged else 0)
         )
+    fallback.removed = checker.removed
+    fallback.timings = timings
+    fallback.judge_note = note
     yield fallback.text
     yield fallback
 
 
-def _removed(question: str, checker: CitationChecker) -> str:
-    """' (3 removed)', or ' (1 removed: written in German, not in English)' when the language was why."""
+def _judge_timings(judged: JudgePassResult) -> dict[str, float]:
+    """`judge_s`, `judge_sentences`, `judge_lowered` (0 each when the pass had nothing to judge)."""
+    return {"judge_s": judged.seconds, "judge_sentences": judged.asked, "judge_lowered": judged.lowered}
+
+
+def _removed(question: str, checker: CitationChecker, by_judge: int = 0) -> str:
+    """' (3 removed)', ' (3 removed, 1 by the judge pass)', or ' (1 removed: written in German, not in
+    English)' when the language was why."""
     if not checker.dropped:
         return ""
+    judged = f", {by_judge} by the judge pass" if by_judge else ""
     if not checker.wrong_language:
-        return f" ({len(checker.dropped)} removed)"
+        return f" ({len(checker.dropped)} removed{judged})"
     written = ", ".join(language_name(code) for code in dict.fromkeys(checker.wrong_language))
     expected = {question_language(question)} | {sp.passage.language for sp in checker.passages}
     asked = " or ".join(sorted(language_name(c) for c in expected - {"und", ""})) or "the question's language"
-    return f" ({len(checker.dropped)} removed: {len(checker.wrong_language)} written in {written}, not in {asked})"
+    return (
+        f" ({len(checker.dropped)} removed{judged}: {len(checker.wrong_language)} written in {written}, not in {asked})"
+    )
 
 
 def spoken_date(published: str | None) -> str:

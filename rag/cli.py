@@ -1,4 +1,4 @@
-"""`rag` command line: ingest, ask, serve, status, eval, bench. Errors print as one line, exit code 2."""
+"""`rag` command line: ingest, ask, check, serve, status, eval, bench. Errors print as one line, exit code 2."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ import json
 import os
 import sys
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from rag.errors import RagError
 from rag.filters import Filters
 from rag.types import Answer
+
+if TYPE_CHECKING:
+    from rag.check import CheckedSentence
 
 BACKENDS = ["auto", "ollama", "llamacpp", "extractive"]
 
@@ -59,6 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", help="only articles published on or before this day (YYYY-MM-DD, YYYY-MM or YYYY)")
     p.add_argument("--path", action="append", help="only articles from this file or folder (repeatable)")
 
+    p = sub.add_parser("check", help="fact-check a text: each sentence's verdict and the quotes behind it")
+    _common(p)
+    p.add_argument("file", help="the text to check (UTF-8, at most 100,000 characters); '-' reads stdin")
+    p.add_argument(
+        "--against",
+        metavar="PASSAGES.jsonl",
+        help='check against these passages only, one {"id": ..., "text": ...} a line (no index needed)',
+    )
+    p.add_argument("--top-k", type=int, help="passages retrieved per sentence (default: settings, 8)")
+    p.add_argument("--json", action="store_true", help="print one JSON list, an object per sentence (stable shape)")
+    _filter_options(p)
+
     p = sub.add_parser("serve", help="chat UI in the browser")
     _common(p)
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, this machine only)")
@@ -79,12 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=BACKENDS, default="extractive")
     p.add_argument("--out", default=None, help="also write the results as JSON here")
     p.add_argument(
-        "--sets", default="seeds,realtimeqa,polnear", help="comma-separated: seeds, realtimeqa, polnear (default: all)"
+        "--sets",
+        default="seeds,realtimeqa,polnear,faithbench",
+        help="comma-separated: seeds, realtimeqa, polnear, faithbench (default: all)",
     )
     p.add_argument("--split", choices=["test", "dev"], default="test", help="question split (tune on dev)")
     p.add_argument("--limit", type=int, default=None, help="ask only the first N questions of each set")
     p.add_argument("--retrieval-only", action="store_true", help="retrieval metrics only (no answers)")
-    p.add_argument("--tune", action="store_true", help="print the fusion-settings grid on the dev splits")
+    p.add_argument("--tune", action="store_true", help="print the fusion-settings grid on the dev splits (with --sets faithbench: fit the support score)")
 
     p = sub.add_parser("bench", help="speed figures (see `make bench`)")
     _common(p)
@@ -94,6 +112,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-only", action="store_true", help="only retrieval latency at 5k and 50k passages")
     p.add_argument("--latency-queries", type=int, default=200, help="questions timed at each index size")
     return parser
+
+
+def _filter_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", action="append", help="only articles from this outlet (part of its name; repeatable)")
+    p.add_argument("--lang", action="append", help="only articles in this language (ISO 639-1: en, sv, uk; repeatable)")
+    p.add_argument("--since", help="only articles published on or after this day (YYYY-MM-DD, YYYY-MM or YYYY)")
+    p.add_argument("--until", help="only articles published on or before this day (YYYY-MM-DD, YYYY-MM or YYYY)")
+    p.add_argument("--path", action="append", help="only articles from this file or folder (repeatable)")
+
+
+def render_check(results: Sequence[CheckedSentence]) -> str:
+    """Plain-text rendering of `rag check`: each sentence with its verdict (and why), then its quotes
+    with file and character offsets, and a closing count line."""
+    from rag.check import VERDICT_LABELS, count_line
+
+    lines: list[str] = []
+    for i, r in enumerate(results, start=1):
+        j = r.judgement
+        head = f"{i}. {VERDICT_LABELS[j.verdict]} ({j.score:.2f}): {j.sentence}"
+        lines.append(textwrap.fill(head, 100, subsequent_indent="   "))
+        if j.reasons and j.verdict == "removed":
+            why = "why: " + "; ".join(j.reasons)
+            lines.append(textwrap.fill(why, 100, initial_indent="   ", subsequent_indent="        "))
+        # A removed sentence's quotes are the closest the passages came, not support.
+        label = "closest" if j.verdict == "removed" else "quote"
+        for p, q in r.quoted():
+            lines.append(f"   {label}: {p.path or p.id}, chars {q.start}-{q.end}")
+            lines.append(textwrap.indent(textwrap.fill(f"\u201c{q.text}\u201d", 94), "       "))
+    lines += ["", count_line(results)]
+    return "\n".join(lines)
 
 
 def render_answer(a: Answer, with_text: bool = True) -> str:
@@ -184,6 +232,8 @@ def _run(args: argparse.Namespace) -> int:
         print()
         print(render_answer(stream.answer, with_text=False))
         return 0
+    if args.command == "check":
+        return _check(args)
     if args.command == "serve":
         from rag.ui import parse_auth, serve
 
@@ -223,6 +273,26 @@ def _run(args: argparse.Namespace) -> int:
             scale_queries=args.latency_queries,
         )
     raise AssertionError(args.command)
+
+
+def _check(args: argparse.Namespace) -> int:
+    """`rag check FILE|-`: against --against passages (quotes named by id), or the index (by path)."""
+    from rag.check import BadCheckInput, check_text, read_passages, read_text
+
+    text = read_text(sys.stdin.buffer, "stdin") if args.file == "-" else read_text(args.file)
+    filters = Filters.parse(args.source, args.lang, args.since, args.until, args.path)
+    by: Literal["id", "path"] = "id" if args.against else "path"
+    if args.against:
+        if filters:
+            raise BadCheckInput("--source, --lang, --since, --until and --path filter the index; not with --against")
+        results = check_text(text, read_passages(args.against))
+    else:
+        results = _open(args).check(text, filters=filters, top_k=args.top_k)
+    if args.json:
+        print(json.dumps([r.to_json(by) for r in results], ensure_ascii=False, indent=2))
+    else:
+        print(render_check(results))
+    return 0
 
 
 def _render_status(s: dict[str, Any]) -> str:

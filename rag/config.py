@@ -140,6 +140,13 @@ class LLMSettings(_Section):
     )
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature (0: deterministic).")
     threads: int | None = Field(None, ge=1, description="llama.cpp CPU threads (default: all cores).")
+    judge_pass: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="The judge pass: the answer's borderline (paraphrased) sentences go back to the model that "
+        "wrote them in one batched call, 'does the quote state this?'; its 'partly' or 'no' removes a sentence "
+        "(it never raises one). 'auto': on when the writer is an Ollama model, off for llama.cpp (the bundled "
+        "tiny model) and extractive; 'on': for any model that writes; 'off'.",
+    )
 
 
 class UISettings(_Section):

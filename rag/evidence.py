@@ -1,33 +1,66 @@
 """Evidence sentences: the sentences of the retrieved passages that best answer the question, and
-whether the passages answer it at all.
+whether the passages answer it at all. One judgement decides both (docs/answers.md, "Abstention and
+evidence choice"): a sentence is evidence when its window (the sentence and its neighbours) covers at
+least `min_coverage` of the question's terms, and the system abstains when no window does.
 
-Two numbers per sentence:
-- coverage: the share of the question's meaningful words found in the sentence or its neighbours.
-  Words that occur in no indexed article are left out ("what is happening in Myrnohrad": 'happening'
-  says nothing about the articles), except names, whose absence is the strongest sign the question is
-  about something else. Across languages only names and numbers can be compared, so for a passage in
-  another language than the question, only the question's names count.
-- score: coverage of the sentence itself mixed with its passage's embedding similarity, for ranking.
-The system abstains when the best coverage stays below `min_coverage` (calibrated on seeds_qa).
+The question's terms are its content words less question words, words of saying (rag.support_checks:
+they say who speaks, not what is asked) and words of a broad question ("happening", "latest"). Each is
+matched the way the support judgement matches a claim:
+- a name (capitalised, or a place, person or organisation the alias table knows in any case) by its
+  word, its stem, or any spelling the alias table lists (Artemivsk = Bakhmut, Dimitrov = Myrnohrad). A
+  known entity must be in the window: a sentence about another city is no answer, however many of the
+  other words it shares ("How many residents remain in Artemivsk?" is not answered from Toretsk);
+- another word by its Snowball stem (PyStemmer) or its 5-letter prefix ('claims' ~ 'claimed').
+- A word that occurs in no indexed article counts as missing: "GDP", "inflation" or "unemployment" in a
+  collection of war reports is the sign the question is about something no article covers.
+Across languages (a Swedish passage, an English question) names match as above, and other words only as
+cognates (their folded stems share a 5-letter prefix or are 80% alike: 'control' ~ 'kontroll',
+'governor' ~ 'guvernör'). Translation loses most words, so each unmatched word is credited by how close
+the embedder puts the passage to the question, compared with the best retrieved passage (full credit
+within XL_GAP_FULL of the best cosine, none beyond XL_GAP_NONE); an unmatched name is never credited, and
+a window with no name or cognate at all is no evidence.
+
+Score, for ranking: the sentence's own coverage mixed with its passage's embedding similarity.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 from rag.ingest.chunk import Span, split_sentences
 from rag.ingest.clean import detect_language
 from rag.keyword import fold
-from rag.support import TermSet, content_terms, coverage
+from rag.languages import question_language
+from rag.support import TermSet, content_terms
+from rag.support import names as capitalised_names
+from rag.support_checks import _SPEECH, UnitFacts, _stemmer
 from rag.types import Passage, ScoredPassage
 from rag.untrusted import is_instruction
+from rag.variants import Variants
+from rag.variants import fold as name_fold
 
 # Ranking: weight of the sentence's own coverage against its passage's similarity, rescaled from
 # e5's usual cosine range for related text (0.75 to 0.90) to 0..1.
 LEXICAL_WEIGHT = 0.6
+# A window answers the question when it covers this share of its terms (the default of the
+# `retrieve.min_coverage` setting, calibrated on seeds_qa).
+MIN_COVERAGE = 0.55
 _SIM_LOW, _SIM_HIGH = 0.75, 0.90
+# Across languages: cognates share this folded prefix or are this alike (difflib ratio), and an
+# unmatched word is credited in full within XL_GAP_FULL of the best passage's cosine, not beyond
+# XL_GAP_NONE (calibrated on the seeds' Swedish article: docs/answers.md).
+COGNATE_PREFIX = 5
+COGNATE_RATIO = 0.8
+XL_GAP_FULL, XL_GAP_NONE = 0.01, 0.05
+
+
+@functools.cache
+def _variants() -> Variants:
+    return Variants.load()
 
 
 @dataclass(frozen=True)
@@ -38,20 +71,155 @@ class Evidence:
     end: int
     score: float
     coverage: float  # of the question's terms, by this sentence and its neighbours
+    own: float = 0.0  # of the question's terms, by the quote itself
+
+
+@dataclass(frozen=True)
+class Term:
+    """One word of the question, in the forms a sentence is searched for it."""
+
+    word: str  # folded
+    stem: str  # folded Snowball stem, in the question's language
+    cognate: str  # the stem folded like a name (rag.variants.fold), compared across languages
+    name: bool  # a proper name (capitalised, or a known entity)
+    entity: str | None  # canonical name, when the alias table knows it: then it must be in the window
 
 
 @dataclass(frozen=True)
 class QuestionTerms:
-    terms: list[str]  # meaningful words to look for
-    names: list[str]  # the capitalised ones among them (proper names)
+    terms: list[Term]  # what to look for, in question order
     language: str
+    known: frozenset[str] = frozenset()  # the folded words that occur in some indexed article
+
+    @property
+    def names(self) -> list[Term]:
+        return [t for t in self.terms if t.name]
+
+
+# Words of a broad question that say nothing about the articles: "What is happening in Myrnohrad?".
+# fmt: off
+GENERIC = frozenset({
+    "happen", "happens", "happened", "happening", "going", "goes", "go", "latest", "news", "update", "updates",
+    "status", "know", "known", "tell", "mean", "means", "now", "currently", "recently", "today", "anything",
+    "something", "thing", "things", "people", "hände", "händer", "händelser", "senaste", "nytt",
+})
+# fmt: on
+_TOKEN = re.compile(r"[^\W_]+")
 
 
 def question_terms(question: str, known: Callable[[str], bool]) -> QuestionTerms:
-    words = re.findall(r"[^\W_]+", question)
-    names = {fold(w) for w in words[1:] if w[:1].isupper()}
-    terms = [t for t in content_terms(question) if t in names or known(t)]
-    return QuestionTerms(terms, [t for t in terms if t in names], detect_language(question))
+    """The terms of `question`; `known(term)`: does the folded word occur in some indexed article."""
+    language = question_language(question)
+    language = language if language != "und" else detect_language(question)
+    stemmer = _stemmer(language)
+    wanted = set(content_terms(question))
+    capitalised = set(capitalised_names(question))
+    entity_at: dict[str, str] = {}
+    for start, end, canonical in _variants().find(question, any_case=True):
+        for w in _TOKEN.findall(question[start:end]):
+            entity_at.setdefault(fold(w), canonical)
+    terms: list[Term] = []
+    seen: set[str] = set()
+    for raw in _TOKEN.findall(question):
+        word = fold(raw)
+        if len(word) < 2 or word not in wanted or word in seen or word in _SPEECH or word in GENERIC:
+            continue
+        seen.add(word)
+        stem = fold(stemmer.stemWord(raw.lower()))
+        entity = entity_at.get(word)
+        terms.append(Term(word, stem, name_fold(stem), entity is not None or word in capitalised, entity))
+    return QuestionTerms(terms, language, frozenset(t.word for t in terms if known(t.word)))
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    """What one sentence offers the question: the terms it holds and the entities it names."""
+
+    matched: frozenset[int]  # indices into QuestionTerms.terms
+    entities: frozenset[str]
+
+
+def _cognates(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if min(len(a), len(b)) < COGNATE_PREFIX:
+        return False
+    return a[:COGNATE_PREFIX] == b[:COGNATE_PREFIX] or SequenceMatcher(None, a, b).ratio() >= COGNATE_RATIO
+
+
+def _sentence(q: QuestionTerms, text: str, language: str, other_language: bool) -> _Sentence:
+    if not text:
+        return _Sentence(frozenset(), frozenset())
+    facts = UnitFacts.of(text, language if language not in ("", "und") else None)
+    plain = TermSet(text)
+    cognates = {name_fold(s) for s in facts.stems if len(s) >= 3} if other_language else set()
+    matched = set()
+    for i, t in enumerate(q.terms):
+        if t.entity is not None:
+            # A known name only in one of its spellings, never by a shared prefix (Krasnoarmeysk is not
+            # Krasnokamensk).
+            found = t.entity in facts.entities or t.word in facts.words
+        else:
+            found = (
+                plain.has(t.word)
+                or (len(t.stem) >= 4 and t.stem in facts.stems)
+                or (other_language and any(_cognates(t.cognate, c) for c in cognates))
+            )
+        if found:
+            matched.add(i)
+    return _Sentence(frozenset(matched), facts.entities)
+
+
+def window_coverage(
+    q: QuestionTerms,
+    matched: frozenset[int],
+    other_language: bool,
+    credit: float,
+    entities: frozenset[int] | None = None,
+) -> float:
+    """The share of the question's terms `matched` holds; 0.0 when a known entity the question names is
+    not among `entities` (default: `matched`). Across languages unmatched words count `credit` each, and
+    nothing matched at all counts 0."""
+    if not q.terms:
+        return 0.0
+    present = matched if entities is None else entities
+    if any(t.entity is not None and i not in present for i, t in enumerate(q.terms)):
+        return 0.0
+    if not other_language:
+        return len(matched) / len(q.terms)
+    if not matched:
+        return 0.0
+    unmatched_words = sum(1 for i, t in enumerate(q.terms) if i not in matched and not t.name)
+    return (len(matched) + credit * unmatched_words) / len(q.terms)
+
+
+def _elsewhere(q: QuestionTerms, sentence: _Sentence) -> bool:
+    """Does the sentence name known entities, none of those the question names (which names one)? Then
+    it is about another place or person, and no context for a sentence about the one asked for."""
+    asked = {t.entity for t in q.terms if t.entity is not None}
+    return bool(asked) and bool(sentence.entities) and not sentence.entities & asked
+
+
+def _entities_present(q: QuestionTerms, quoted: _Sentence, context: list[_Sentence]) -> frozenset[int]:
+    """The question's known entities a quote is about: those it names, and those a neighbouring sentence
+    names when every other entity of the quote is in that sentence too ("the city is in ruins" after a
+    sentence on Dimitrov; not "... Kyiv ... Pokrovsk remains a priority" before one on Bakhmut)."""
+    asked = {t.entity for t in q.terms if t.entity is not None}
+    entity_terms = frozenset(i for i, t in enumerate(q.terms) if t.entity is not None)
+    present = quoted.matched & entity_terms
+    for s in context:
+        if quoted.entities - asked <= s.entities:
+            present |= s.matched & entity_terms
+    return present
+
+
+def language_credit(similarity: float | None, best: float | None) -> float:
+    """How much an unmatched word of a passage in another language counts: 1 when the passage is within
+    XL_GAP_FULL of the best retrieved passage's cosine, 0 beyond XL_GAP_NONE, linear between."""
+    if similarity is None or best is None:
+        return 0.0
+    gap = best - similarity
+    return min(1.0, max(0.0, (XL_GAP_NONE - gap) / (XL_GAP_NONE - XL_GAP_FULL)))
 
 
 def _similarity_score(similarity: float | None) -> float:
@@ -62,8 +230,11 @@ def _similarity_score(similarity: float | None) -> float:
 
 _DOUBLE_QUOTES = re.compile(r'["“”«»]')
 # "...,' he said" / "...," she added": a quotation attributed to a pronoun, named in the sentence before.
+# Swedish puts the verb first: "– Steg för steg ..., säger han."
 _PRONOUN_SPEAKER = re.compile(
-    r"(?:[,.!?][\"”’']|,)\s*(he|she|they)\s+(said|added|says|adds|told|wrote|stated|continued)\b", re.I
+    r"(?:[,.!?][\"”’']|,)\s*(?:(he|she|they)\s+(said|added|says|adds|told|wrote|stated|continued)"
+    r"|(säger|sa|sade|skriver|skrev|tillade|tillägger)\s+(han|hon|de))\b",
+    re.I,
 )
 
 
@@ -121,6 +292,7 @@ def rank_evidence(
     seen: set[tuple[str, int]] = set()
     scored: list[Evidence] = []
     cache: dict[str, _Context] = {}
+    best_similarity = max((sp.dense_similarity for sp in passages if sp.dense_similarity is not None), default=None)
     for rank, sp in enumerate(passages):
         p = sp.passage
         base, offset, spans, quotes = _context(p, article_text, cache)
@@ -128,22 +300,37 @@ def rank_evidence(
         # An instruction to the model is never evidence, nor context that lifts a neighbour's coverage.
         injected = [is_instruction(t) for t in texts]
         texts = ["" if bad else t for t, bad in zip(texts, injected, strict=True)]
-        other_language = q.language != "und" and p.language not in ("und", q.language)
-        terms = q.names if other_language else q.terms
+        other_language = q.language != "und" and p.language not in ("und", "", q.language)
         # Across languages a match on names alone is weaker evidence than a match on all words,
         # but still the best a word match can do there.
         weight = 0.5 + 0.5 * len(q.names) / len(q.terms) if other_language and q.terms else 1.0
+        credit = language_credit(sp.dense_similarity, best_similarity) if other_language else 0.0
         sim = _similarity_score(sp.dense_similarity)
-        for i, span in enumerate(spans):
-            if span.start < p.start or span.end > p.end or (p.article_id, span.start) in seen:
+        inside = [i for i, s in enumerate(spans) if s.start >= p.start and s.end <= p.end]
+        near = range(max(0, inside[0] - 1), min(len(spans), inside[-1] + 2)) if inside else range(0)
+        found = {j: _sentence(q, texts[j], p.language, other_language) for j in near}
+        for i in inside:
+            span = spans[i]
+            if (p.article_id, span.start) in seen:
                 continue
             seen.add((p.article_id, span.start))
             start, end = quotes[i].start, quotes[i].end
             if any(injected) and any(b and start <= s.start < end for s, b in zip(spans, injected, strict=True)):
                 continue  # the quote would carry the instruction into the answer
-            own = coverage(terms, TermSet(texts[i])) if terms else 0.0
-            around = coverage(terms, TermSet(" ".join(texts[max(0, i - 1) : i + 2]))) if terms else 0.0
+            # The quote (the sentence widened to its whole quotation) and the window around it.
+            unit = [j for j in found if start <= spans[j].start and spans[j].end <= end] or [i]
+            quoted = _Sentence(
+                frozenset().union(*(found[j].matched for j in unit)),
+                frozenset().union(*(found[j].entities for j in unit)),
+            )
+            context = [j for j in (unit[0] - 1, unit[-1] + 1) if j in found and not _elsewhere(q, found[j])]
+            window = frozenset().union(quoted.matched, *(found[j].matched for j in context))
+            present = _entities_present(q, quoted, [found[j] for j in context])
+            around = window_coverage(q, window, other_language, credit, present)
+            # The quote's own share ranks it; one that fails the judgement ranks on similarity alone.
+            own = window_coverage(q, quoted.matched, other_language, credit, present) if around > 0 else 0.0
             score = LEXICAL_WEIGHT * own * weight + (1 - LEXICAL_WEIGHT) * sim
-            scored.append(Evidence(rank, base[start - offset : end - offset], start, end, score, around))
-    scored.sort(key=lambda e: (-e.score, e.rank, e.start))
+            scored.append(Evidence(rank, base[start - offset : end - offset], start, end, score, around, own))
+    # Equal scores: the earlier quote, and of two starting together the longer (the whole quotation).
+    scored.sort(key=lambda e: (-e.score, e.rank, e.start, e.start - e.end))
     return scored

@@ -14,6 +14,7 @@ from llama_index.core.llms import LLM
 
 from rag.answer import abstention, extractive_answer, generate_verified, passages_for_model, source_note
 from rag.chat import Chat
+from rag.check import CheckedSentence, sentences_of, validate_text
 from rag.config import Settings
 from rag.embed import Embedder, LazyEmbedder
 from rag.errors import BackendUnavailable, BadQuestion, NoArticles, RagError
@@ -21,11 +22,13 @@ from rag.evidence import rank_evidence
 from rag.filters import Filters
 from rag.indexer import ingest_paths, ledger_path, recover, remove, writer_lock
 from rag.ingest.ledger import Location, existing_ledger
+from rag.judge_pass import judge_pass_enabled
+from rag.judgement import SupportJudge
 from rag.languages import language_note
 from rag.llm import backend_statuses, make_llm, normalise_ollama_host, resolve_backend
 from rag.retrieve import HybridRetriever
 from rag.store import Store
-from rag.types import Answer, Citation, IngestReport, ScoredPassage
+from rag.types import Answer, Citation, IngestReport, Passage, ScoredPassage
 from rag.who import claims_behind, who_answer, who_question_in
 
 
@@ -230,6 +233,44 @@ class Index:
         passages, _ = self.retriever.retrieve(self.validate_question(query), top_k, allowed_articles=allowed)
         return passages
 
+    def check(
+        self,
+        text: str,
+        filters: Filters | None = None,
+        top_k: int | None = None,
+        progress: Callable[[int, int], object] | None = None,
+    ) -> list[CheckedSentence]:
+        """Fact-check `text`: each sentence judged against the passages retrieval finds for it.
+
+        One result per sentence, in order; `result.quoted()` gives each quote with its passage, so
+        `passage.path` and the quote's `start`/`end` (article offsets) locate it. `progress(done, total)`
+        is called as sentences are searched (a long text takes a while). Raises BadCheckInput (empty,
+        too long, not plain text), NoArticles, or NoMatchingArticles for `filters`.
+        """
+        text = validate_text(text)
+        self._require_articles()
+        allowed = self._allowed_articles(filters)
+        keyword_index = self.store.keyword_index()
+        sentences = sentences_of(text)
+        unique = list(dict.fromkeys(sentences))
+        found: dict[str, list[str]] = {}  # sentence -> ids of its passages, best first
+        passages: dict[str, Passage] = {}
+        for done, sentence in enumerate(unique, start=1):
+            # recent=False: "now" in a sentence is a claim to check against every date, not a wish for news
+            hits, _ = self.retriever.retrieve(sentence, top_k, keyword_index, allowed_articles=allowed, recent=False)
+            found[sentence] = [sp.passage.id for sp in hits]
+            passages.update((sp.passage.id, sp.passage) for sp in hits)
+            if progress is not None:
+                progress(done, len(unique))
+        # One judge over every passage found, so a passage several sentences retrieve is cut into units once.
+        shared = tuple(passages.values())
+        position = {pid: i for i, pid in enumerate(passages)}
+        judge = SupportJudge(shared)
+        judged = {
+            s: CheckedSentence(judge.judge(s, [position[pid] for pid in ids]), shared) for s, ids in found.items()
+        }
+        return [judged[s] for s in sentences]
+
     def _require_articles(self) -> None:
         if self.store.is_empty():
             raise NoArticles(
@@ -287,12 +328,14 @@ class Index:
             answer = abstention(question, passages, reason)
             yield answer.text
         elif backend == "extractive":
-            answer = extractive_answer(question, passages, evidence)
+            answer = extractive_answer(question, passages, evidence, floor)
             yield answer.text
         else:
             try:
                 shown = passages_for_model(passages, evidence, self.settings.llm.passages)
-                for event in generate_verified(self._llm(backend), question, passages, evidence, backend, shown):
+                llm = self._llm(backend)
+                judge = judge_pass_enabled(self.settings.llm.judge_pass, backend, llm)
+                for event in generate_verified(llm, question, passages, evidence, backend, shown, judge):
                     if isinstance(event, Answer):
                         answer = event
                     else:
@@ -304,7 +347,13 @@ class Index:
                 raise BackendUnavailable(self._backend_failure(backend, e)) from e
         assert answer is not None
         t3 = time.perf_counter()
-        answer.timings = {"retrieve_s": t1 - t0, "evidence_s": t2 - t1, "answer_s": t3 - t2, "total_s": t3 - t0}
+        answer.timings = {
+            "retrieve_s": t1 - t0,
+            "evidence_s": t2 - t1,
+            "answer_s": t3 - t2,
+            "total_s": t3 - t0,
+            **answer.timings,  # the answer step's own (the judge pass: judge_s)
+        }
         if first_token is not None:
             answer.timings["first_text_s"] = first_token - t0
         answer.timings["evidence_coverage"] = best

@@ -55,7 +55,11 @@ class ScoredPassage:
 class Citation:
     """Marker `[n]` in an answer: the passage and the exact sentence(s) quoted from it.
 
-    `start`/`end` are character offsets of `quote` in the article text.
+    `start`/`end` are character offsets of `quote` in the article text. A paraphrase supported by
+    several sentences of the passage together quotes each of them: `spans` holds every quoted span as
+    (start, end, text), the primary quote first; it is ((start, end, quote),) for a single quote.
+    `verdict` says how the sentence citing it was judged: "verified" (the quote states it) or
+    "supported" (a faithful paraphrase of the quoted spans); extractive quotes are "verified".
     """
 
     n: int
@@ -66,6 +70,12 @@ class Citation:
     # Other inputs with this article's text: identical copies and near-duplicates (syndicated copies),
     # each {"path", "title", "source", "url", "published", "similarity"}.
     also_published_by: tuple[dict[str, Any], ...] = ()
+    spans: tuple[tuple[int, int, str], ...] = ()
+    verdict: str = "verified"
+
+    @property
+    def quoted_spans(self) -> tuple[tuple[int, int, str], ...]:
+        return self.spans or ((self.start, self.end, self.quote),)
 
     def to_json(self) -> dict[str, Any]:
         p = self.passage
@@ -80,6 +90,8 @@ class Citation:
             "quote": self.quote,
             "start": self.start,
             "end": self.end,
+            "spans": [{"start": s, "end": e, "text": t} for s, e, t in self.quoted_spans],
+            "verdict": self.verdict,
             "also_published_by": list(self.also_published_by),
         }
 
@@ -113,6 +125,18 @@ class Claim:
         }
 
 
+@dataclass(frozen=True)
+class RemovedSentence:
+    """A sentence of a model's answer that was not shown, and why (rag.judgement's reasons)."""
+
+    sentence: str
+    reasons: tuple[str, ...]
+    score: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sentence": self.sentence, "reasons": list(self.reasons), "score": round(self.score, 4)}
+
+
 @dataclass
 class Answer:
     """The result of a question: text with `[n]` markers, the citations behind them, and how it was made."""
@@ -134,6 +158,19 @@ class Answer:
     # Set when the question's language is not the answer's ("The question is in Swedish; the answer is
     # in English, the language of the articles it cites ...").
     language_note: str = ""
+    # Sentences the model wrote that were not shown, with the reasons (a generated answer only).
+    removed: list[RemovedSentence] = field(default_factory=list)
+    # Set when the judge pass (rag.judge_pass) failed or could not read its verdicts: the checker's stand.
+    judge_note: str = ""
+
+    @property
+    def removed_note(self) -> str:
+        """'1 sentence of the model's answer was removed: not supported by the passages it cites.' or ''."""
+        n = len(self.removed)
+        if not n or self.backend == "extractive":
+            return ""
+        was = "sentence of the model's answer was" if n == 1 else "sentences of the model's answer were"
+        return f"{n} {was} removed: not supported by the passages cited."
 
     def to_json(self) -> dict[str, Any]:
         """The stable shape `rag ask --json` prints: scripts parse it."""
@@ -149,6 +186,8 @@ class Answer:
             "query": self.query,
             "source_note": self.source_note,
             "language_note": self.language_note,
+            "removed": [r.to_json() for r in self.removed],
+            "judge_note": self.judge_note,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "settings_hash": self.settings_hash,
             # What retrieval found, best first: for an abstention, the nearest passages to read.

@@ -1,4 +1,5 @@
-"""Browser chat over an `Index` (Gradio): answers stream in, their numbered sources sit beside them.
+"""Browser chat over an `Index` (Gradio): answers stream in, their numbered sources sit beside them; a
+"Check a text" tab fact-checks a pasted text sentence by sentence.
 
 `serve(rag.open("index"))` runs it on http://127.0.0.1:7860. Everything stays on this machine: no share
 links, no analytics, no fonts or scripts from the internet.
@@ -23,9 +24,11 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import gradio as gr
 
 from rag.chat import Chat
+from rag.check import MAX_CHECK_CHARS, VERDICT_LABELS, CheckedSentence, count_line
 from rag.errors import BadSetting, RagError
 from rag.filters import Filters
 from rag.ingest.load import SUPPORTED_SUFFIXES
+from rag.judgement import QuotedSpan
 from rag.languages import language_name
 from rag.library import ARTICLE_COLUMNS, article_rows, delete_uploaded, index_stats, save_uploads
 from rag.llm import ollama_models
@@ -70,7 +73,32 @@ SOURCES_CSS = """
 .rag-sources .rag-excerpt { margin: 0.45rem 0 0 0; color: var(--body-text-color-subdued); }
 .rag-sources .rag-none { font-weight: 600; margin: 0 0 0.3rem 0; }
 .rag-sources .rag-by { color: var(--body-text-color-subdued); font-size: 0.85em; margin-top: 0.3rem; }
+.rag-sources .rag-paraphrase { color: var(--color-yellow-700, #a16207); font-style: italic; }
 .rag-empty { color: var(--body-text-color-subdued); }
+"""
+
+# The "Check a text" result: each sentence a box with a coloured edge and badge (green verified, amber a
+# paraphrase, red removed); its quotes are source cards (SOURCES_CSS) inside it.
+CHECK_CSS = """
+.rag-check li.rag-checked { border-left-width: 5px; }
+.rag-check li.rag-verified { border-left-color: var(--color-green-600, #16a34a); }
+.rag-check li.rag-supported { border-left-color: var(--color-yellow-500, #eab308); }
+.rag-check li.rag-removed { border-left-color: var(--color-red-600, #dc2626); }
+.rag-check .rag-badge {
+  font-weight: 700; font-size: 0.85em; padding: 0.05rem 0.45rem; border-radius: 999px; color: #fff;
+}
+.rag-check .rag-badge.rag-verified { background: var(--color-green-600, #16a34a); }
+.rag-check .rag-badge.rag-supported { background: var(--color-yellow-600, #ca8a04); }
+.rag-check .rag-badge.rag-removed { background: var(--color-red-600, #dc2626); }
+.rag-check .rag-score { color: var(--body-text-color-subdued); font-size: 0.85em; margin-left: 0.4rem; }
+.rag-check .rag-sentence { margin: 0.35rem 0; }
+.rag-check li.rag-removed .rag-sentence {
+  text-decoration: line-through; text-decoration-color: var(--color-red-600, #dc2626);
+}
+.rag-check .rag-why { font-size: 0.9em; margin: 0.2rem 0 0.3rem 0; }
+.rag-check .rag-quotes > summary { cursor: pointer; color: var(--color-accent); font-size: 0.9em; }
+.rag-check ol.rag-cards { margin-top: 0.4rem; }
+.rag-check li.rag-card { background: var(--background-fill-primary); }
 """
 
 # In the page head: a click on an answer's [n] shows source card n (scrolled to, briefly outlined), and
@@ -131,36 +159,70 @@ def _source_line(n: str, p: Passage) -> str:
     )
 
 
-def _marked(text: str, offset: int, start: int, end: int) -> str:
-    """`text` (which starts at article offset `offset`) as HTML, with [start, end) in <mark>."""
-    a, b = max(0, start - offset), max(0, min(len(text), end - offset))
-    return f'{_e(text[:a])}<mark class="rag-quote">{_e(text[a:b])}</mark>{_e(text[b:])}'
+Span = tuple[int, int]
+
+
+def _merged(spans: Sequence[Span]) -> list[Span]:
+    """Spans in order, overlapping or touching ones joined, so no <mark> nests in another."""
+    out: list[Span] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _marked(text: str, offset: int, spans: Sequence[Span]) -> str:
+    """`text` (which starts at article offset `offset`) as HTML, every [start, end) span in <mark>."""
+    out, at = [], 0
+    for start, end in _merged(spans):
+        a, b = max(at, start - offset), min(len(text), end - offset)
+        if b > a:  # a span outside this window marks nothing
+            out += [_e(text[at:a]), f'<mark class="rag-quote">{_e(text[a:b])}</mark>']
+            at = b
+    out.append(_e(text[at:]))
+    return "".join(out)
+
+
+def _found(text: str, offset: int, start: int, end: int, quote: str) -> bool:
+    """Is `quote` verbatim at article offsets [start, end) of `text` (which starts at `offset`)?"""
+    a, b = start - offset, end - offset
+    return bool(quote) and 0 <= a <= b <= len(text) and text[a:b] == quote
 
 
 def _full_article(c: Citation, article: str | None) -> str:
-    """The whole article behind a citation, folded; opening it scrolls the quote into view (see HEAD_JS)."""
-    if not article or article[c.start : c.end] != c.quote:
+    """The whole article behind a citation, every quoted span highlighted, folded; opening it scrolls
+    the first span into view (see HEAD_JS)."""
+    spans = [(s, e) for s, e, t in c.quoted_spans if article and _found(article, 0, s, e, t)]
+    if not article or not spans:
         return ""
-    if len(article) > FULL_ARTICLE_CHARS:  # a huge text: a window around the quote
-        lo = max(0, c.start - FULL_ARTICLE_CHARS // 2)
-        article, offset = article[lo : lo + FULL_ARTICLE_CHARS], lo
-    else:
-        offset = 0
+    offset = 0
+    if len(article) > FULL_ARTICLE_CHARS:  # a huge text: a window around the first quote
+        offset = max(0, spans[0][0] - FULL_ARTICLE_CHARS // 2)
+        article = article[offset : offset + FULL_ARTICLE_CHARS]
     return (
         '<details class="rag-full"><summary>Open the full article</summary>'
-        f'<div class="rag-article">{_marked(article, offset, c.start, c.end)}</div></details>'
+        f'<div class="rag-article">{_marked(article, offset, spans)}</div></details>'
     )
 
 
-def _card(c: Citation, article: str | None) -> str:
-    """A source card: header, the quoted sentence highlighted inside its passage, the full article."""
+PARAPHRASE_NOTE = "Paraphrase: no single quote states it; the highlighted spans together support it."
+
+
+def _card(c: Citation, article: str | None, anchor: str = "rag-src") -> str:
+    """A source card: header, every quoted span highlighted inside its passage, the full article.
+    A citation of a sentence judged "supported" is marked as a paraphrase. `anchor`: the card's id
+    prefix (the chat's markers link to rag-src-n)."""
     p = c.passage
-    if p.text[c.start - p.start : c.end - p.start] == c.quote and c.quote:
-        body = f'<p class="rag-passage">{_marked(p.text, p.start, c.start, c.end)}</p>'
-    else:  # a quote reaching past its passage (a quotation over a chunk edge): the quote alone
-        body = f"<blockquote>{_e(c.quote)}</blockquote>"
+    spans = [(s, e, t) for s, e, t in c.quoted_spans if t] or [(c.start, c.end, c.quote)]
+    inside = [(s, e) for s, e, t in spans if _found(p.text, p.start, s, e, t)]
+    body = f'<p class="rag-passage">{_marked(p.text, p.start, inside)}</p>' if inside else ""
+    # A span reaching past its passage (a quotation over a chunk edge) is shown on its own.
+    body += "".join(f"<blockquote>{_e(t)}</blockquote>" for s, e, t in spans if (s, e) not in inside)
+    note = f'<div class="rag-meta rag-paraphrase">{_e(PARAPHRASE_NOTE)}</div>' if c.verdict == "supported" else ""
     return (
-        f'<li class="rag-card" id="rag-src-{c.n}">{_source_line(f"[{c.n}]", p)}{body}'
+        f'<li class="rag-card" id="{anchor}-{c.n}">{_source_line(f"[{c.n}]", p)}{note}{body}'
         f"{_also_published(c.also_published_by)}{_full_article(c, article)}</li>"
     )
 
@@ -320,6 +382,82 @@ def render_status(status: dict[str, Any]) -> str:
     )
 
 
+# --- check tab: rendering (unit-tested) -----------------------------------------------------------
+CHECK_PLACEHOLDER = (
+    '<p class="rag-empty">Each sentence of the text appears here with its verdict and the quotes behind it.</p>'
+)
+
+
+def _quote_citations(result: CheckedSentence) -> list[Citation]:
+    """A sentence's quotes as citations, one per passage (its spans together), so the cards of the chat's
+    sources panel show them highlighted inside their passages."""
+    by_passage: dict[str, list[tuple[Passage, QuotedSpan]]] = {}
+    for p, q in result.quoted():
+        by_passage.setdefault(p.id, []).append((p, q))
+    out = []
+    for n, quotes in enumerate(by_passage.values(), start=1):
+        p, first = quotes[0]
+        spans = tuple((q.start, q.end, q.text) for _, q in quotes)
+        out.append(Citation(n, p, first.text, first.start, first.end, spans=spans, verdict=result.verdict))
+    return out
+
+
+def _checked_item(i: int, result: CheckedSentence, article_text: Callable[[str], str | None] | None) -> str:
+    j = result.judgement
+    parts = [
+        f'<li class="rag-checked rag-{_e(j.verdict)}" id="rag-chk-{i}">',
+        f'<div class="rag-verdict"><span class="rag-badge rag-{_e(j.verdict)}">{_e(VERDICT_LABELS[j.verdict])}</span>'
+        f'<span class="rag-score">score {j.score:.2f}</span></div>',
+        f'<p class="rag-sentence">{_e(j.sentence)}</p>',
+    ]
+    if j.reasons:
+        label = "Removed" if j.verdict == "removed" else "Note"
+        parts.append(f'<div class="rag-why"><b>{label}:</b> {_e("; ".join(j.reasons))}</div>')
+    cards = "".join(
+        _card(c, article_text(c.passage.article_id) if article_text else None, anchor=f"rag-chk-{i}-src")
+        for c in _quote_citations(result)
+    )
+    if cards and j.verdict == "removed":  # what came closest, folded: it does not support the sentence
+        parts.append(
+            '<details class="rag-quotes"><summary>Closest passages (they do not support it)</summary>'
+            f'<ol class="rag-cards">{cards}</ol></details>'
+        )
+    elif cards:
+        parts.append(f'<ol class="rag-cards">{cards}</ol>')
+    parts.append("</li>")
+    return "".join(parts)
+
+
+def render_check(results: Sequence[CheckedSentence], article_text: Callable[[str], str | None] | None = None) -> str:
+    """HTML for the "Check a text" tab: the counts, then each sentence with its colour-coded verdict, why
+    (when removed or only a paraphrase), and its quotes highlighted inside their passages and articles."""
+    texts: dict[str, str | None] = {}
+
+    def cached(aid: str) -> str | None:  # one read per article, however many sentences quote it
+        if aid not in texts and article_text is not None:
+            texts[aid] = article_text(aid)
+        return texts.get(aid)
+
+    items = "".join(_checked_item(i, r, cached) for i, r in enumerate(results, start=1))
+    return (
+        f'<div class="rag-sources rag-check"><p class="rag-for">{_e(count_line(results))}</p>'
+        f'<ol class="rag-checked-list">{items}</ol></div>'
+    )
+
+
+def check_result(index: Index, text: str, progress: Callable[[int, int], object] | None = None) -> str:
+    """The "Check a text" button: the rendered result, or the reason the text cannot be checked.
+    `progress(done, total)` hears of each sentence searched."""
+    try:
+        return render_check(index.check(text or "", progress=progress), index.store.article_text)
+    except RagError as e:  # empty, too long, binary, empty index: the user can act on these
+        message = f"Could not check the text: {e}"
+    except Exception as e:  # a bug must not take the tab down
+        log.exception("checking a text failed")
+        message = f"Could not check the text: internal error ({type(e).__name__}): {e}"
+    return f'<div class="rag-sources rag-check"><p class="rag-none">⚠️ {_e(message)}</p></div>'
+
+
 # --- per-session state and event handlers --------------------------------------------------------
 @dataclass
 class Session:
@@ -433,6 +571,33 @@ def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
     if not pairs:
         raise BadSetting(f"{source}: no USER:PASSWORD line")
     return pairs
+
+
+# --- check tab -----------------------------------------------------------------------------------
+def check_tab(index: Index) -> None:
+    """Paste a text; each sentence comes back verified, supported (a paraphrase) or removed, with its quotes."""
+    with gr.Tab("Check a text", elem_id="tab_check"):
+        gr.Markdown(
+            "Paste a draft, a press release or another tool's answer. Each sentence is checked against the "
+            "indexed articles: **verified** (a quote states it), **supported** (a paraphrase of the quoted "
+            f"passages) or **removed** (not backed by them), with the quotes highlighted. Up to "
+            f"{MAX_CHECK_CHARS:,} characters."
+        )
+        text = gr.Textbox(label="Text to check", lines=8, max_lines=30, elem_id="check_text")
+        run = gr.Button("Check against the articles", variant="primary", elem_id="check_run")
+        result = gr.HTML(
+            CHECK_PLACEHOLDER, elem_id="check_result", css_template=SOURCES_CSS + CHECK_CSS, js_on_load=None
+        )
+
+        # Gradio injects the progress tracker through this default.
+        def _check(t: str, progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
+            def searched(done: int, total: int) -> None:
+                progress(done / total, desc=f"Searched the articles for {done} of {total} sentences")
+
+            return check_result(index, t, searched)
+
+        # Own queue, like the library: checking a long text does not hold up the chat's answers.
+        run.click(_check, inputs=[text], outputs=[result], concurrency_id="check", concurrency_limit=1)
 
 
 # --- library tab ---------------------------------------------------------------------------------
@@ -641,6 +806,7 @@ def build_app(index: Index) -> gr.Blocks:
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
                     sources = gr.HTML(SOURCES_PLACEHOLDER, elem_id="sources", css_template=SOURCES_CSS, js_on_load=None)
+            check_tab(index)
             library_tab(index, status)
 
         def _respond(

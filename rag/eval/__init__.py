@@ -2,7 +2,9 @@
 
 - seeds: seeds_qa.jsonl over the five seed articles, per question type;
 - realtimeqa: news quiz questions over 4,909 passages (Recall@1/5/10, MRR@10, answer contains);
-- polnear: "who said that ...?" over 1,008 articles (article Recall@5, speaker accuracy).
+- polnear: "who said that ...?" over 1,008 articles (article Recall@5, speaker accuracy);
+- faithbench: real LLM summaries with human-marked hallucinations, each sentence through the citation
+  checker (kept / removed by label, per writer; summary-level balanced accuracy beside stored detectors).
 
 Each set is indexed once into `.cache/eval/<set>-<hash of data and index settings>` and reused. `--split
 dev` is for tuning; `--tune` prints the fusion grid on the dev splits. Results also go to JSON (`--out`).
@@ -19,7 +21,7 @@ from rag.eval.common import DEFAULT_DATA, ROOT, write_json
 
 __all__ = ["DEFAULT_DATA", "ROOT", "SETS", "run_eval"]
 
-SETS = ("seeds", "realtimeqa", "polnear")
+SETS = ("seeds", "realtimeqa", "polnear", "faithbench")
 
 
 def run_eval(
@@ -39,6 +41,11 @@ def run_eval(
         print(f"no eval data at {folder} (expected seeds_qa.jsonl): pass --data")
         return 2
     settings = settings or Settings()
+    if tune and sets == ("faithbench",):
+        from rag.eval import faithbench
+
+        write_json(ROOT / ".cache" / "eval-faithbench-tuning.json", faithbench.tune(folder))
+        return 0
     if tune:
         return _tune(folder, sets, settings)
     results: dict[str, Any] = {"backend": backend, "split": split, "settings": settings.model_dump(mode="json")}
@@ -69,6 +76,11 @@ def run_eval(
             extractor = {sp: eval_attribution(folder, sp) for sp in dict.fromkeys(("dev", split))}
             print(attribution_table("PolNeAR attribution extractor, (speaker, content) pairs", extractor), flush=True)
             results["polnear"] = {"table": table, "extractor": extractor, "questions": polnear.as_json(pn_rows)}
+        elif name == "faithbench":
+            from rag.eval import faithbench
+
+            results["faithbench"] = faithbench.eval_faithbench(folder, split)
+            faithbench.print_tables(results["faithbench"])
         else:
             print(f"unknown evaluation set {name!r}: choose from {', '.join(SETS)}")
             return 2

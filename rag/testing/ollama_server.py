@@ -20,6 +20,16 @@ Example::
         )
         assert reply.message.content == "Paris."
         assert srv.requests[-1][:2] == ("POST", "/api/chat")
+
+The answer and the judge pass (rag.judge_pass) ask the same model. A request
+whose messages contain ``JUDGE_MARK`` (a phrase of ``prompts/judge.md``) is
+a judge call: with ``judge_replies`` set it gets those replies (and
+``judge_fail_with`` / ``judge_delay_s``), so a test scripts the answer and
+the verdicts apart::
+
+    with OllamaStubServer(replies=["... [1]."], judge_replies=["1: no"]) as srv:
+        ...
+        assert len(srv.judge_requests) == 1
 """
 
 from __future__ import annotations
@@ -38,7 +48,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self, cast
 
-__all__ = ["OllamaStubServer", "RecordedRequest", "Replies"]
+__all__ = ["JUDGE_MARK", "OllamaStubServer", "RecordedRequest", "Replies", "is_judge_request"]
 
 JSON = dict[str, Any]
 # (method, path, parsed JSON body). The body is None for GET requests and for
@@ -54,6 +64,19 @@ _MODEL_SIZE = 4_683_087_332
 _LOAD_NS = 1_234_567
 _PROMPT_EVAL_NS = 12_345_678
 _NS_PER_TOKEN = 20_000_000
+
+
+# A phrase of prompts/judge.md that no answer prompt holds: it tells a judge call from an answer.
+JUDGE_MARK = "does the quote state this?"
+
+
+def is_judge_request(request: Any) -> bool:
+    """Is this /api/chat or /api/generate body a judge pass's call (its prompt holds JUDGE_MARK)?"""
+    if not isinstance(request, dict):
+        return False
+    prompt = request.get("messages") or request.get("prompt") or ""
+    texts = [m.get("content") for m in prompt if isinstance(m, dict)] if isinstance(prompt, list) else [prompt]
+    return any(isinstance(t, str) and JUDGE_MARK in t for t in texts)
 
 
 def _now() -> str:
@@ -125,12 +148,16 @@ class _Handler(BaseHTTPRequestHandler):
     # ----------------------------------------------------------------- I/O
 
     def _send_bytes(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up waiting (a timeout test).
+            self.close_connection = True
 
     def _send_json(self, status: int, payload: JSON) -> None:
         self._send_bytes(status, json.dumps(payload).encode(), _JSON_CT)
@@ -232,8 +259,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _complete(self, body: JSON, kind: str) -> None:
         stub = self.stub
-        if stub.fail_with is not None:
-            self._send_error(stub.fail_with, f"stub failure injected (HTTP {stub.fail_with})")
+        judging = stub.judge_replies is not None and is_judge_request(body)
+        fail_with = stub.judge_fail_with if judging else stub.fail_with
+        if judging and stub.judge_delay_s:
+            time.sleep(stub.judge_delay_s)  # before the first byte: a slow model, or one that times out
+        if fail_with is not None:
+            self._send_error(fail_with, f"stub failure injected (HTTP {fail_with})")
             return
         model = body.get("model")
         if not model or not isinstance(model, str):
@@ -259,7 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(HTTPStatus.OK, head | shape("") | {"done": True, "done_reason": reason})
             return
 
-        text = stub._next_reply(body)
+        text = stub._next_reply(body, judging)
         chunks = _tokens(text)
         prompt_tokens = max(1, _count_words(prompt))
         stats: JSON = {
@@ -349,6 +380,14 @@ class OllamaStubServer:
             not collide.
         version: Value reported by /api/version.
         context_length: Value of ``<arch>.context_length`` in /api/show.
+        judge_replies: Replies for judge calls (requests holding ``JUDGE_MARK``),
+            used like ``replies`` with their own counter. None: judge calls
+            take ``replies`` like any other request.
+        judge_fail_with: HTTP status that judge calls return (only with
+            ``judge_replies`` set).
+        judge_delay_s: Seconds a judge call waits before replying (only with
+            ``judge_replies`` set); longer than the client's timeout makes
+            it time out.
 
     Example::
 
@@ -368,27 +407,36 @@ class OllamaStubServer:
         port: int = 0,
         version: str = "0.6.0",
         context_length: int = 32768,
+        judge_replies: Replies | None = None,
+        judge_fail_with: int | None = None,
+        judge_delay_s: float = 0.0,
     ) -> None:
         if isinstance(models, str):
             raise TypeError("models must be an iterable of names, not str")
-        if not callable(replies):
-            if isinstance(replies, str):
+        for name, scripted in (("replies", replies), ("judge_replies", judge_replies)):
+            if scripted is None or callable(scripted):
+                continue
+            if isinstance(scripted, str):
                 # A bare string would be used one character at a time, which
                 # is almost certainly a mistake.
-                raise TypeError("replies must be a sequence of strings or a callable, not str")
-            if not replies:
-                raise ValueError("replies must not be empty")
+                raise TypeError(f"{name} must be a sequence of strings or a callable, not str")
+            if not scripted:
+                raise ValueError(f"{name} must not be empty")
         self.models: list[str] = [_qualify(m) for m in models]
         self.replies = replies
         self.delay_s = delay_s
         self.fail_with = fail_with
         self.version = version
         self.context_length = context_length
+        self.judge_replies = judge_replies
+        self.judge_fail_with = judge_fail_with
+        self.judge_delay_s = judge_delay_s
         self.requests: list[RecordedRequest] = []
         self._host = host
         self._port = port
         self._lock = threading.Lock()
         self._reply_index = itertools.count()
+        self._judge_index = itertools.count()
         self._connections: set[socket.socket] = set()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -442,6 +490,22 @@ class OllamaStubServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    @property
+    def judge_requests(self) -> list[RecordedRequest]:
+        """The judge calls received (requests whose prompt holds JUDGE_MARK), oldest first."""
+        with self._lock:
+            return [r for r in self.requests if r[0] == "POST" and is_judge_request(r[2])]
+
+    @property
+    def answer_requests(self) -> list[RecordedRequest]:
+        """The /api/chat and /api/generate calls that are not judge calls, oldest first."""
+        with self._lock:
+            return [
+                r
+                for r in self.requests
+                if r[1] in ("/api/chat", "/api/generate") and r[2] is not None and not is_judge_request(r[2])
+            ]
+
     # ------------------------------------------- internals used by _Handler
 
     def _record(self, method: str, path: str, body: Any) -> None:
@@ -463,12 +527,13 @@ class OllamaStubServer:
             if not self._knows(name):
                 self.models.append(_qualify(name))
 
-    def _next_reply(self, request: JSON) -> str:
-        if callable(self.replies):
-            return self.replies(request)
+    def _next_reply(self, request: JSON, judging: bool = False) -> str:
+        replies = self.judge_replies if judging and self.judge_replies is not None else self.replies
+        if callable(replies):
+            return replies(request)
         with self._lock:
-            index = next(self._reply_index)
-        return self.replies[min(index, len(self.replies) - 1)]
+            index = next(self._judge_index if judging else self._reply_index)
+        return replies[min(index, len(replies) - 1)]
 
     def _details(self, name: str) -> JSON:
         arch = _architecture(name)

@@ -1,6 +1,6 @@
 """The chat window in a real browser (Playwright driving Debian's Chromium) over the real embedder and
 store: streaming, a marker opening its source card, the full article, the who-said-what table, uploads,
-follow-ups, export, and two sessions at once. Saves the screenshots in docs/."""
+follow-ups, export, two sessions at once, and the "Check a text" tab. Saves the screenshots in docs/."""
 
 from __future__ import annotations
 
@@ -248,6 +248,47 @@ def test_two_sessions_keep_their_own_histories(app: tuple[str, rag.Index], brows
     assert "Toretsk" not in two.page.locator("#chat").inner_text()
     one.close()
     two.close()
+
+
+CHECKED = (
+    "Russian forces have entered the eastern part of Toretsk, Donetsk region, the Ukrainian military command confirmed."
+)
+INVENTED = "The moon is made of cheese in Kyiv, 42 officials said."
+
+
+def test_check_a_text_tab_shows_verdicts_and_quotes_highlighted_in_their_articles(
+    app: tuple[str, rag.Index], browser: Any
+) -> None:
+    url, _ = app
+    tab = Page(browser, url)
+    page, expect = tab.page, tab.expect
+    page.get_by_role("tab", name="Check a text").click()
+    page.locator("#check_text textarea").fill(f"{CHECKED} {INVENTED}")
+    page.locator("#check_run").click()
+    result = page.locator("#check_result")
+    expect(result).to_contain_text("2 sentences", timeout=60_000)
+    # The copied sentence: verified (a green badge), its quote highlighted in the seed article's passage
+    # and, once "Open the full article" is clicked, inside the whole article scrolled into view.
+    verified = result.locator("li.rag-checked.rag-verified")
+    expect(verified.locator(".rag-badge")).to_have_text("verified")
+    expect(verified.locator("p.rag-passage mark.rag-quote").first).to_contain_text(
+        "entered the eastern part of Toretsk"
+    )
+    expect(verified).to_contain_text("004_6291d9374a122252.txt")
+    verified.locator("details.rag-full summary").first.click()
+    expect(verified.locator(".rag-article mark").first).to_be_in_viewport(timeout=5_000)
+    # The invented one: removed (red), with the reasons, never shown as fact.
+    removed = result.locator("li.rag-checked.rag-removed")
+    expect(removed.locator(".rag-sentence")).to_have_text(INVENTED)
+    expect(removed.locator(".rag-why")).to_contain_text("Removed:")
+    color = removed.locator(".rag-badge").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert color != verified.locator(".rag-badge").evaluate("e => getComputedStyle(e).backgroundColor")
+    page.screenshot(path=str(DOCS / "ui-check.png"), full_page=False)
+    # An empty text: one clear line, and the tab keeps working.
+    page.locator("#check_text textarea").fill("   ")
+    page.locator("#check_run").click()
+    expect(result).to_contain_text("Could not check the text: the text is empty", timeout=30_000)
+    tab.close()
 
 
 def _record(what: str, first: float, full: float) -> None:

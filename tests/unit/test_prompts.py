@@ -19,6 +19,7 @@ EXPECTED = {
     "system": set(),
     "answer": {"passages", "question"},
     "passage": {"n", "title", "source", "published", "text"},
+    "judge": {"items", "count"},
 }
 
 
