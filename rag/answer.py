@@ -20,21 +20,17 @@ from pathlib import Path
 from llama_index.core.llms import LLM, ChatMessage, MessageRole
 
 from rag.conflicts import find_conflict
-from rag.evidence import MIN_COVERAGE, Evidence, quotations
+from rag.evidence import MIN_COVERAGE, Evidence
 from rag.ingest.chunk import split_sentences
 from rag.ingest.clean import detect_language
 from rag.judge_pass import JudgePassResult, judge_pass
 from rag.judgement import Judgement, QuotedSpan, SupportJudge
 from rag.languages import language_name, question_language
 from rag.prompts import load_prompt, render
-from rag.support import TermSet, content_terms, coverage, supports
 from rag.types import Answer, Citation, Passage, RemovedSentence, ScoredPassage
-from rag.untrusted import has_instruction, is_instruction
+from rag.untrusted import is_instruction
 
 NOT_FOUND_TEXT = "Not found in the indexed articles."
-# Share of a generated sentence's words that one quotation of its cited passage must contain (numbers and
-# names: all of them). 0.6 let "Kyiv has fallen to Russian forces on Monday" pass on unrelated words.
-MIN_SUPPORT = 0.7
 # An extractive answer takes up to this many sentences, each within this share of the best score.
 EXTRACTIVE_SENTENCES = 2
 EXTRACTIVE_RELATIVE = 0.9
@@ -93,40 +89,6 @@ def answer_messages(question: str, passages: list[ScoredPassage]) -> list[ChatMe
     ]
 
 
-@dataclass(frozen=True)
-class QuoteUnit:
-    """A sentence of a passage, widened to its whole quotation, with its article offsets: the unit a
-    claim must be supported by. Words gathered from different sentences prove nothing together."""
-
-    text: str
-    start: int
-    end: int
-    terms: TermSet
-
-
-def quote_units(passage: Passage) -> list[QuoteUnit]:
-    spans = quotations(passage.text, split_sentences(passage.text, offset=passage.start), passage.start)
-    texts = [passage.text[s.start - passage.start : s.end - passage.start] for s in spans]
-    # An instruction in the article supports nothing, least of all a model that obeyed it.
-    return [
-        QuoteUnit(text, s.start, s.end, TermSet(text))
-        for s, text in zip(spans, texts, strict=True)
-        if not has_instruction(text)
-    ]
-
-
-def supporting_quote(units: list[QuoteUnit], claim: str) -> QuoteUnit | None:
-    """The unit that supports `claim` best (all its numbers, most of its words), or None."""
-    terms = content_terms(claim)
-    best: tuple[float, QuoteUnit] | None = None
-    for unit in units:
-        if supports(claim, unit.terms, MIN_SUPPORT):
-            score = coverage(terms, unit.terms)
-            if best is None or score > best[0]:
-                best = (score, unit)
-    return best[1] if best else None
-
-
 @dataclass
 class _Citer:
     """Numbers citations in order of first use and keeps one Citation per (passage, quote)."""
@@ -136,7 +98,8 @@ class _Citer:
     def cite(self, passage: Passage, spans: tuple[tuple[int, int, str], ...], verdict: str = "verified") -> int:
         """The marker of `spans` (start, end, text; the primary quote first) of `passage`."""
         for c in self.citations:
-            if c.passage.article_id == passage.article_id and c.quoted_spans == spans:
+            same = c.passage.article_id == passage.article_id and c.quoted_spans == spans
+            if same and c.verdict == verdict:  # a paraphrase of a quote is marked apart from the quote
                 return c.n
         n = len(self.citations) + 1
         start, end, quote = spans[0]
@@ -199,19 +162,28 @@ def _extractive_choice(
         firsts = [
             min((e for e in evs if e.own >= max(x.own for x in evs)), key=lambda e: e.start)
             for evs in per_article.values()
-        ]
-        return firsts[:EXTRACTIVE_ARTICLES]
+        ][:EXTRACTIVE_ARTICLES]
+        # A place left (two articles answer): the next sentence, when it is nearly as good as the best.
+        for ev in answering:
+            if len(firsts) >= EXTRACTIVE_ARTICLES or ev.score < best * EXTRACTIVE_RELATIVE:
+                break
+            if not any(_overlaps(ev, c, passages) for c in firsts):
+                firsts.append(ev)
+        return firsts
     chosen: list[Evidence] = []
     floor = best * EXTRACTIVE_RELATIVE
     for ev in answering:
         if len(chosen) == EXTRACTIVE_SENTENCES or ev.score < floor:
             break
-        article = passages[ev.rank].passage.article_id
-        same = [c for c in chosen if passages[c.rank].passage.article_id == article]
-        if any(c.start < ev.end and ev.start < c.end for c in same):
+        if any(_overlaps(ev, c, passages) for c in chosen):
             continue  # overlaps a quote already chosen (chunk overlap, widened quotations)
         chosen.append(ev)
     return chosen
+
+
+def _overlaps(a: Evidence, b: Evidence, passages: list[ScoredPassage]) -> bool:
+    same = passages[a.rank].passage.article_id == passages[b.rank].passage.article_id
+    return same and a.start < b.end and b.start < a.end
 
 
 DISAGREEMENT = "Sources disagree:"

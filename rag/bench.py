@@ -113,12 +113,52 @@ def run_bench(
         if ingest:
             rows += _ingest_and_ask_rows(Path(tmp), queries, articles, records)
         rows += scale_rows(DEFAULT_DATA, CACHE_SCALE, scale_queries)
+        rows += checking_rows(DEFAULT_DATA)
 
     width = max(len(k) for k, _ in rows)
     print(f"\n| {'measure'.ljust(width)} | value |\n|{'-' * (width + 2)}|-------|")
     for k, v in rows:
         print(f"| {k.ljust(width)} | {v} |")
     return 0
+
+
+def checking_rows(data: Path, repeats: int = 3) -> list[tuple[str, str]]:
+    """Citation checking without the judge pass: every FaithBench test summary sentence through
+    `CitationChecker` against its source (cutting the source into quote units included), `repeats`
+    times; the target is at most 25 ms a sentence."""
+    from rag.answer import CitationChecker
+    from rag.eval.faithbench import path_of
+    from rag.ingest.chunk import split_sentences
+    from rag.types import Passage, ScoredPassage
+
+    path = path_of(data)
+    if not path.exists():
+        return [("citation checking", f"skipped: no {path}")]
+    samples = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    samples = [s for s in samples if s["split"] == "test"]
+    per_run: list[float] = []
+    each: list[float] = []
+    for _ in range(repeats):
+        total, n = 0.0, 0
+        for s in samples:
+            t0 = time.perf_counter()
+            p = Passage(id=s["id"], article_id=s["id"], text=s["source"], start=0, end=len(s["source"]))
+            checker = CitationChecker([ScoredPassage(p, 1.0)])
+            for span in split_sentences(s["summary"]):
+                t1 = time.perf_counter()
+                checker.check(s["summary"][span.start : span.end] + " [1]")
+                each.append(time.perf_counter() - t1)
+                n += 1
+            total += time.perf_counter() - t0
+        per_run.append(1000 * total / max(1, n))
+    spread = f"runs {', '.join(f'{x:.1f}' for x in per_run)}"
+    return [
+        (
+            f"citation checking, {n} FaithBench test sentences x {repeats} (target <= 25 ms)",
+            f"{statistics.median(per_run):.1f} ms/sentence with the passage cut into units ({spread}); "
+            f"the check alone p50 {1000 * _pct(each, 50):.1f} ms, p95 {1000 * _pct(each, 95):.1f} ms",
+        )
+    ]
 
 
 def _ingest_and_ask_rows(tmp: Path, queries: int, articles: int, records: int) -> list[tuple[str, str]]:

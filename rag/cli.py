@@ -102,7 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=["test", "dev"], default="test", help="question split (tune on dev)")
     p.add_argument("--limit", type=int, default=None, help="ask only the first N questions of each set")
     p.add_argument("--retrieval-only", action="store_true", help="retrieval metrics only (no answers)")
-    p.add_argument("--tune", action="store_true", help="print the fusion-settings grid on the dev splits (with --sets faithbench: fit the support score)")
+    p.add_argument(
+        "--tune",
+        action="store_true",
+        help="print the fusion-settings grid on the dev splits (with --sets faithbench: fit the support score)",
+    )
 
     p = sub.add_parser("bench", help="speed figures (see `make bench`)")
     _common(p)
@@ -155,8 +159,11 @@ def render_answer(a: Answer, with_text: bool = True) -> str:
     for c in a.citations:
         p = c.passage
         meta = " | ".join(x for x in (p.source, p.published or "", p.path) if x)
-        lines.append(f"[{c.n}] {p.title} ({meta}), chars {c.start}-{c.end}")
-        lines.append(textwrap.indent(textwrap.fill(f"\u201c{c.quote}\u201d", 96), "    "))
+        paraphrase = ", paraphrased" if c.verdict == "supported" else ""
+        lines.append(f"[{c.n}] {p.title} ({meta}), chars {c.start}-{c.end}{paraphrase}")
+        for start, end, text in c.quoted_spans:
+            where = f"chars {start}-{end}: " if len(c.quoted_spans) > 1 else ""
+            lines.append(textwrap.indent(textwrap.fill(f"{where}\u201c{text}\u201d", 96), "    "))
         for other in c.also_published_by:
             names = " | ".join(x for x in (other["source"], other["published"] or "", other["path"]) if x)
             lines.append(f"    also published: {names}")
@@ -164,6 +171,11 @@ def render_answer(a: Answer, with_text: bool = True) -> str:
         lines.append(a.source_note)
     if a.language_note:
         lines.append(a.language_note)
+    if a.removed_note:
+        lines.append(a.removed_note)
+        lines += [f"  removed: {r.sentence} ({'; '.join(r.reasons)})" for r in a.removed]
+    if a.judge_note:
+        lines.append(a.judge_note)
     note = f"answered by: {a.backend}"
     if a.fallback_reason:
         note += f" (fallback: {a.fallback_reason})"

@@ -1,17 +1,19 @@
 """Evidence sentences: the sentences of the retrieved passages that best answer the question, and
 whether the passages answer it at all. One judgement decides both (docs/answers.md, "Abstention and
-evidence choice"): a sentence is evidence when its window (the sentence and its neighbours) covers at
-least `min_coverage` of the question's terms, and the system abstains when no window does.
+evidence choice"): a quote (a sentence widened to its whole quotation) is evidence when it and its
+neighbours cover at least `min_coverage` of the question's terms, and the system abstains when none do.
 
 The question's terms are its content words less question words, words of saying (rag.support_checks:
-they say who speaks, not what is asked) and words of a broad question ("happening", "latest"). Each is
-matched the way the support judgement matches a claim:
-- a name (capitalised, or a place, person or organisation the alias table knows in any case) by its
-  word, its stem, or any spelling the alias table lists (Artemivsk = Bakhmut, Dimitrov = Myrnohrad). A
-  known entity must be in the window: a sentence about another city is no answer, however many of the
+they say who speaks, not what is asked) and words of a broad question ("happening", "latest"); adjacent
+capitalised words ("Elizabeth Warren") and the words of one known entity ("Donetsk region") are one
+term. Each is matched the way the support judgement matches a claim:
+- a name (capitalised, or a place, person or organisation the alias table knows in any case) by a word,
+  its stem, or any spelling the alias table lists (Artemivsk = Bakhmut, Dimitrov = Myrnohrad); a name
+  held by some of its words only counts PARTIAL_NAME. A known entity must be in the quote, or in a
+  neighbour about the same place: a sentence about another city is no answer, however many of the
   other words it shares ("How many residents remain in Artemivsk?" is not answered from Toretsk);
-- another word by its Snowball stem (PyStemmer) or its 5-letter prefix ('claims' ~ 'claimed').
-- A word that occurs in no indexed article counts as missing: "GDP", "inflation" or "unemployment" in a
+- another word by its Snowball stem (PyStemmer) or its 5-letter prefix ('claims' ~ 'claimed');
+- a word that occurs in no indexed article counts as missing: "GDP", "inflation" or "unemployment" in a
   collection of war reports is the sign the question is about something no article covers.
 Across languages (a Swedish passage, an English question) names match as above, and other words only as
 cognates (their folded stems share a 5-letter prefix or are 80% alike: 'control' ~ 'kontroll',
@@ -20,19 +22,21 @@ the embedder puts the passage to the question, compared with the best retrieved 
 within XL_GAP_FULL of the best cosine, none beyond XL_GAP_NONE); an unmatched name is never credited, and
 a window with no name or cognate at all is no evidence.
 
-Score, for ranking: the sentence's own coverage mixed with its passage's embedding similarity.
+"What did X say" adds a term that only ranks: a quote holds it when it reports speech and names X.
+Score, for ranking: the quote's own coverage mixed with its passage's embedding similarity.
 """
 
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from rag.ingest.chunk import Span, split_sentences
-from rag.ingest.clean import detect_language
+from rag.ingest.clean import FUNCTION_WORDS, detect_language
 from rag.keyword import fold
 from rag.languages import question_language
 from rag.support import TermSet, content_terms
@@ -56,6 +60,8 @@ _SIM_LOW, _SIM_HIGH = 0.75, 0.90
 COGNATE_PREFIX = 5
 COGNATE_RATIO = 0.8
 XL_GAP_FULL, XL_GAP_NONE = 0.01, 0.05
+# A name of several words held by some of them only ("Warren" for "Elizabeth Warren") counts this much.
+PARTIAL_NAME = 0.75
 
 
 @functools.cache
@@ -76,13 +82,42 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Term:
-    """One word of the question, in the forms a sentence is searched for it."""
+    """One thing the question asks a sentence to hold: a word, a name (of one or several words:
+    "Elizabeth Warren", "Donetsk region"), or the question's verb of saying."""
 
-    word: str  # folded
-    stem: str  # folded Snowball stem, in the question's language
-    cognate: str  # the stem folded like a name (rag.variants.fold), compared across languages
-    name: bool  # a proper name (capitalised, or a known entity)
-    entity: str | None  # canonical name, when the alias table knows it: then it must be in the window
+    words: tuple[str, ...]  # folded
+    stems: tuple[str, ...]  # folded Snowball stems, in the question's language
+    name: bool = False  # a proper name (capitalised, or a known entity)
+    entity: str | None = None  # canonical name, when the alias table knows it: then it must be in the window
+    # "What did X say": held by a quote that reports speech (a verb of saying, quotation marks) and names X.
+    # It only ranks: whether the articles cover the question is for its other terms to say.
+    speech: bool = False
+    given: tuple[str, ...] = ()  # words of the name outside the known entity ("Serhiy" of "Serhiy Haidai")
+    speaker: int | None = None  # of the speech term: the term naming who speaks ("Haidai" in "what did Haidai say")
+
+    @property
+    def word(self) -> str:
+        return " ".join(self.words)
+
+    @property
+    def cognates(self) -> tuple[str, ...]:
+        """The stems folded like names (rag.variants.fold), compared across languages."""
+        return tuple(name_fold(s) for s in self.stems)
+
+
+def _speaker(sequence: list[int | str | None]) -> int | None:
+    """The group naming who speaks: next to a verb of saying, before it ("What did Haidai say") or after
+    it, past function words ("Vad sa Haidai", "according to ISW")."""
+    for k, item in enumerate(sequence):
+        if item != "speech":
+            continue
+        before = sequence[k - 1] if k > 0 else None
+        if isinstance(before, int):
+            return before
+        for after in sequence[k + 1 :]:
+            if after != "skip":
+                return after if isinstance(after, int) else None
+    return None
 
 
 @dataclass(frozen=True)
@@ -101,10 +136,20 @@ class QuestionTerms:
 GENERIC = frozenset({
     "happen", "happens", "happened", "happening", "going", "goes", "go", "latest", "news", "update", "updates",
     "status", "know", "known", "tell", "mean", "means", "now", "currently", "recently", "today", "anything",
-    "something", "thing", "things", "people", "hände", "händer", "händelser", "senaste", "nytt",
+    "something", "thing", "things", "people", "doing", "done", "around", "regarding", "concerning",
+    "hände", "händer", "händelser", "senaste", "nytt", "gör", "gjort",
+})
+# Words of saying, in questions and in sentences (rag.support_checks' list and a few more).
+SPEECH_WORDS = _SPEECH | frozenset({
+    "sa", "konstaterar", "menar", "hävdar", "påstår", "demanded", "declared", "urged", "admitted", "denied",
 })
 # fmt: on
 _TOKEN = re.compile(r"[^\W_]+")
+# The detector's function words, and prepositions of the other languages questions come in.
+_FUNCTION_WORDS = set().union(*FUNCTION_WORDS.values()) | {
+    "über", "zur", "zum", "beim", "nach", "om", "till", "från", "hos", "mot", "efter", "inför",
+}  # fmt: skip
+_QUOTATION = re.compile(r'["“”«»‘]|^\s*[–—-]\s')
 
 
 def question_terms(question: str, known: Callable[[str], bool]) -> QuestionTerms:
@@ -114,29 +159,75 @@ def question_terms(question: str, known: Callable[[str], bool]) -> QuestionTerms
     stemmer = _stemmer(language)
     wanted = set(content_terms(question))
     capitalised = set(capitalised_names(question))
-    entity_at: dict[str, str] = {}
-    for start, end, canonical in _variants().find(question, any_case=True):
-        for w in _TOKEN.findall(question[start:end]):
-            entity_at.setdefault(fold(w), canonical)
-    terms: list[Term] = []
-    seen: set[str] = set()
-    for raw in _TOKEN.findall(question):
-        word = fold(raw)
-        if len(word) < 2 or word not in wanted or word in seen or word in _SPEECH or word in GENERIC:
+    spans = _variants().find(question, any_case=True)
+    # Runs of adjacent name words, and the words of one known entity, make one term.
+    groups: list[tuple[list[str], list[str], bool]] = []  # folded words, as written, is a name
+    sequence: list[int | str | None] = []  # per word: its group, "speech", "skip" (a function word) or None
+    previous_end = -1
+    for m in _TOKEN.finditer(question):
+        raw, word = m.group(), fold(m.group())
+        in_entity = any(s <= m.start() < e for s, e, _ in spans)
+        keep = in_entity or (len(word) >= 2 and word in wanted and raw.lower() not in _FUNCTION_WORDS)
+        if word in SPEECH_WORDS or not keep or word in GENERIC:
+            sequence.append("speech" if word in SPEECH_WORDS else "skip" if raw.lower() in _FUNCTION_WORDS else None)
+            previous_end = -1
             continue
-        seen.add(word)
-        stem = fold(stemmer.stemWord(raw.lower()))
-        entity = entity_at.get(word)
-        terms.append(Term(word, stem, name_fold(stem), entity is not None or word in capitalised, entity))
-    return QuestionTerms(terms, language, frozenset(t.word for t in terms if known(t.word)))
+        name = in_entity or word in capitalised
+        adjacent = previous_end >= 0 and question[previous_end : m.start()].strip() in ("", "-")
+        if name and adjacent and groups and groups[-1][2]:
+            groups[-1][0].append(word)
+            groups[-1][1].append(raw)
+        else:
+            groups.append(([word], [raw], name))
+        sequence.append(len(groups) - 1)
+        previous_end = m.end()
+    terms: list[Term] = []
+    term_of: dict[int, int] = {}  # group -> term
+    for g, (words, raws, name) in enumerate(groups):
+        same = next((k for k, t in enumerate(terms) if t.words == tuple(words)), None)
+        if same is not None:
+            term_of[g] = same
+            continue
+        text = " ".join(raws)
+        found = _variants().find(text, any_case=True) if name else []
+        entity = found[0][2] if found else None
+        given = tuple(w for w in _TOKEN.findall(_cut(text, found)) if len(w) > 1)
+        stems = tuple(fold(stemmer.stemWord(r.lower())) for r in raws)
+        term_of[g] = len(terms)
+        terms.append(Term(tuple(words), stems, name, entity, given=tuple(fold(w) for w in given)))
+    speaker = _speaker(sequence)
+    if speaker is not None:
+        terms.append(Term((), (), speech=True, speaker=term_of[speaker]))
+    return QuestionTerms(terms, language, frozenset(w for t in terms for w in t.words if known(w)))
+
+
+def _cut(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """`text` without the spans."""
+    for start, end, _ in sorted(spans, reverse=True):
+        text = text[:start] + " " + text[end:]
+    return text
 
 
 @dataclass(frozen=True)
 class _Sentence:
-    """What one sentence offers the question: the terms it holds and the entities it names."""
+    """What one sentence (or several together) offers the question: the terms it holds, those of them it
+    holds wholly (a name of several words may be there by one of them), and the entities it names."""
 
     matched: frozenset[int]  # indices into QuestionTerms.terms
     entities: frozenset[str]
+    whole: frozenset[int] = frozenset()
+    speaks: bool = False  # reports speech: a verb of saying or quotation marks
+
+    def __or__(self, other: _Sentence) -> _Sentence:
+        return _Sentence(
+            self.matched | other.matched,
+            self.entities | other.entities,
+            self.whole | other.whole,
+            self.speaks or other.speaks,
+        )
+
+
+EMPTY = _Sentence(frozenset(), frozenset())
 
 
 def _cognates(a: str, b: str) -> bool:
@@ -147,50 +238,63 @@ def _cognates(a: str, b: str) -> bool:
     return a[:COGNATE_PREFIX] == b[:COGNATE_PREFIX] or SequenceMatcher(None, a, b).ratio() >= COGNATE_RATIO
 
 
+def _holds(t: Term, text: str, facts: UnitFacts, plain: TermSet, cognates: set[str], other_language: bool) -> float:
+    """1.0 when the sentence holds the term, PARTIAL_NAME when it holds a name of several words by some of
+    them only ("Warren" for "Elizabeth Warren"), else 0.0."""
+    if t.speech:
+        return 0.0  # judged on the whole quote (window_coverage)
+    if t.entity is not None:
+        # A known name in one of its spellings, never by a shared prefix (Krasnoarmeysk is not
+        # Krasnokamensk), or all its words written out.
+        if not (t.entity in facts.entities or all(w in facts.words for w in t.words)):
+            return 0.0
+        return 1.0 if all(plain.has(w) for w in t.given) else PARTIAL_NAME
+    found = [
+        plain.has(w)
+        or (len(s) >= 4 and s in facts.stems)
+        or (other_language and any(_cognates(c, x) for x in cognates))
+        for w, s, c in zip(t.words, t.stems, t.cognates, strict=True)
+    ]
+    return 1.0 if all(found) else PARTIAL_NAME if any(found) else 0.0
+
+
 def _sentence(q: QuestionTerms, text: str, language: str, other_language: bool) -> _Sentence:
     if not text:
-        return _Sentence(frozenset(), frozenset())
+        return EMPTY
     facts = UnitFacts.of(text, language if language not in ("", "und") else None)
     plain = TermSet(text)
     cognates = {name_fold(s) for s in facts.stems if len(s) >= 3} if other_language else set()
-    matched = set()
-    for i, t in enumerate(q.terms):
-        if t.entity is not None:
-            # A known name only in one of its spellings, never by a shared prefix (Krasnoarmeysk is not
-            # Krasnokamensk).
-            found = t.entity in facts.entities or t.word in facts.words
-        else:
-            found = (
-                plain.has(t.word)
-                or (len(t.stem) >= 4 and t.stem in facts.stems)
-                or (other_language and any(_cognates(t.cognate, c) for c in cognates))
-            )
-        if found:
-            matched.add(i)
-    return _Sentence(frozenset(matched), facts.entities)
+    held = {i: _holds(t, text, facts, plain, cognates, other_language) for i, t in enumerate(q.terms)}
+    speaks = bool(facts.words & SPEECH_WORDS) or bool(_QUOTATION.search(text))
+    matched = frozenset(i for i, v in held.items() if v > 0)
+    return _Sentence(matched, facts.entities, frozenset(i for i, v in held.items() if v == 1), speaks)
 
 
 def window_coverage(
     q: QuestionTerms,
-    matched: frozenset[int],
+    found: _Sentence,
     other_language: bool,
     credit: float,
-    entities: frozenset[int] | None = None,
+    entities: frozenset[int],
+    ranking: bool = False,
 ) -> float:
-    """The share of the question's terms `matched` holds; 0.0 when a known entity the question names is
-    not among `entities` (default: `matched`). Across languages unmatched words count `credit` each, and
-    nothing matched at all counts 0."""
-    if not q.terms:
+    """The share of the question's terms `found` holds (a name held by some of its words counts
+    PARTIAL_NAME); 0.0 when a known entity the question names is not among `entities`. Across languages
+    unmatched words count `credit` each, and nothing matched at all counts 0. The speech term counts only
+    when `ranking`: held when the quote reports speech and names the speaker."""
+    terms = [(i, t) for i, t in enumerate(q.terms) if ranking or not t.speech]
+    if not terms:
         return 0.0
-    present = matched if entities is None else entities
-    if any(t.entity is not None and i not in present for i, t in enumerate(q.terms)):
+    if any(t.entity is not None and i not in entities for i, t in terms):
         return 0.0
+    held = sum(1.0 if i in found.whole else PARTIAL_NAME for i in found.matched)
+    held += sum(1.0 for _, t in terms if t.speech and found.speaks and t.speaker in found.matched)
     if not other_language:
-        return len(matched) / len(q.terms)
-    if not matched:
+        return held / len(terms)
+    if not found.matched:
         return 0.0
-    unmatched_words = sum(1 for i, t in enumerate(q.terms) if i not in matched and not t.name)
-    return (len(matched) + credit * unmatched_words) / len(q.terms)
+    unmatched_words = sum(1 for i, t in terms if i not in found.matched and not t.name and not t.speech)
+    return (held + credit * unmatched_words) / len(terms)
 
 
 def _elsewhere(q: QuestionTerms, sentence: _Sentence) -> bool:
@@ -238,6 +342,12 @@ _PRONOUN_SPEAKER = re.compile(
 )
 
 
+_SPEAKER_TAG = re.compile(
+    r"^\s*(?:(?:Mr|Mrs|Ms|Dr|Sen|Rep)\.\s+)?(?:[A-Z][\w'’-]*\s+){1,3}"
+    r"(?:said|says|added|asked|demanded|wrote|replied|continued|declared|insisted)\s*[.!]?\s*$"
+)
+
+
 def quotation_bounds(texts: list[str], i: int) -> tuple[int, int]:
     """Sentences to quote with sentence i so the quote stands on its own: a quotation split over
     sentences is kept whole, and "..., he said" takes the sentence before it, which names him."""
@@ -249,6 +359,9 @@ def quotation_bounds(texts: list[str], i: int) -> tuple[int, int]:
         elif i > 0:
             first = i - 1
     if first == i and i > 0 and _PRONOUN_SPEAKER.search(texts[i]):
+        first = i - 1
+    # '“... too big to regulate?” Vitter demanded.': the tag split from its quotation by the "?".
+    if first == i and i > 0 and _SPEAKER_TAG.match(texts[i]) and texts[i - 1].rstrip()[-1:] in "”\"’'":
         first = i - 1
     return first, last
 
@@ -319,18 +432,22 @@ def rank_evidence(
                 continue  # the quote would carry the instruction into the answer
             # The quote (the sentence widened to its whole quotation) and the window around it.
             unit = [j for j in found if start <= spans[j].start and spans[j].end <= end] or [i]
-            quoted = _Sentence(
-                frozenset().union(*(found[j].matched for j in unit)),
-                frozenset().union(*(found[j].entities for j in unit)),
-            )
+            quoted = functools.reduce(operator.or_, (found[j] for j in unit), EMPTY)
             context = [j for j in (unit[0] - 1, unit[-1] + 1) if j in found and not _elsewhere(q, found[j])]
-            window = frozenset().union(quoted.matched, *(found[j].matched for j in context))
+            window = functools.reduce(operator.or_, (found[j] for j in context), quoted)
             present = _entities_present(q, quoted, [found[j] for j in context])
             around = window_coverage(q, window, other_language, credit, present)
             # The quote's own share ranks it; one that fails the judgement ranks on similarity alone.
-            own = window_coverage(q, quoted.matched, other_language, credit, present) if around > 0 else 0.0
+            own = window_coverage(q, quoted, other_language, credit, present, ranking=True) if around > 0 else 0.0
             score = LEXICAL_WEIGHT * own * weight + (1 - LEXICAL_WEIGHT) * sim
             scored.append(Evidence(rank, base[start - offset : end - offset], start, end, score, around, own))
     # Equal scores: the earlier quote, and of two starting together the longer (the whole quotation).
     scored.sort(key=lambda e: (-e.score, e.rank, e.start, e.start - e.end))
     return scored
+
+
+def unknown_terms(question: str, known: Callable[[str], bool]) -> list[str]:
+    """The question's terms that no indexed article holds in any spelling ("gdp", "inflation"): said when
+    the system abstains, since they are usually why."""
+    q = question_terms(question, known)
+    return [t.word for t in q.terms if not t.speech and not any(w in q.known for w in t.words)]

@@ -138,7 +138,7 @@ def make_llm(backend: str, settings: LLMSettings) -> LLM:
             from llama_index.llms.ollama import Ollama
         except ImportError as e:
             raise MissingDependency("llama-index-llms-ollama", "the Ollama backend") from e
-        return Ollama(
+        ollama: LLM = Ollama(
             model=settings.ollama_model,
             base_url=normalise_ollama_host(settings.ollama_host),
             request_timeout=settings.ollama_timeout_s,
@@ -146,6 +146,7 @@ def make_llm(backend: str, settings: LLMSettings) -> LLM:
             context_window=settings.context_window,
             additional_kwargs={"num_predict": settings.max_tokens},
         )
+        return ollama
     if backend == "llamacpp":
         return _make_llamacpp(settings)
     raise ValueError(f"backend {backend!r} has no LLM")
@@ -176,7 +177,8 @@ def _make_llamacpp(settings: LLMSettings) -> LLM:
     template = llm._model.metadata.get("tokenizer.chat_template")
     if template:
         llm.messages_to_prompt = _gguf_chat_formatter(llm._model, template)
-    return llm
+    typed: LLM = llm
+    return typed
 
 
 def _gguf_chat_formatter(model: Any, template: str) -> Any:

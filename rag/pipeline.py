@@ -18,7 +18,7 @@ from rag.check import CheckedSentence, sentences_of, validate_text
 from rag.config import Settings
 from rag.embed import Embedder, LazyEmbedder
 from rag.errors import BackendUnavailable, BadQuestion, NoArticles, RagError
-from rag.evidence import rank_evidence
+from rag.evidence import rank_evidence, unknown_terms
 from rag.filters import Filters
 from rag.indexer import ingest_paths, ledger_path, recover, remove, writer_lock
 from rag.ingest.ledger import Location, existing_ledger
@@ -325,6 +325,8 @@ class Index:
             yield answer.text
         elif best < floor:
             reason = f"no passage covers the question (best coverage {best:.2f} < {floor:.2f})"
+            unknown = unknown_terms(query, keyword_index.knows)
+            reason += f"; in no indexed article: {', '.join(unknown)}" if unknown else ""
             answer = abstention(question, passages, reason)
             yield answer.text
         elif backend == "extractive":

@@ -34,6 +34,7 @@ _APPROXIMATE = ("over", "about", "around", "nearly", "almost", "roughly", "appro
                 "drygt", "nästan", "ungefär", "över", "mer än", "knappt", "minst", "etwa", "fast", "über", "rund",
                 "in excess of", "well over", "several")
 # fmt: on
+COUNT_WORDS = frozenset(k for k, v in _UNITS.items() if v <= 10)
 # "One" and "first"/"second" are left out on purpose: "one of the largest", "at first", "a second term"
 # are not counts, and a summary often words them differently from its source.
 _WORD = "|".join(sorted([*_UNITS, *_TENS, *_ORDINALS], key=len, reverse=True))
@@ -49,6 +50,12 @@ _APPROX_BEFORE = re.compile(
     r"(?:\b(?:" + "|".join(re.escape(a) for a in sorted(_APPROXIMATE, key=len, reverse=True)) + r")\W{0,3}|~\s?)$",
     re.IGNORECASE,
 )
+_MONTHS = (
+    r"(january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|januari|februari|mars|juni|juli|augusti|oktober)"
+)
+_MONTH_BEFORE = re.compile(_MONTHS + r"\.?\s+$", re.IGNORECASE)
+_MONTH_AFTER = re.compile(r"(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTHS + r"\b", re.IGNORECASE)
 # Relative error allowed for a number the text calls approximate ('over $181 million' for $181,674,817).
 APPROXIMATE_TOLERANCE = 0.12
 
@@ -60,6 +67,7 @@ class Quantity:
     start: int
     end: int
     approximate: bool  # the text says it is not exact
+    month: str = ""  # the month named beside it ('November 4', '4 November'): a day of that month
 
 
 def _digits_value(text: str) -> float:
@@ -93,13 +101,19 @@ def quantities(text: str) -> list[Quantity]:
         if scale:
             value *= _SCALES[scale.lower()]
         approximate = bool(_APPROX_BEFORE.search(text[max(0, m.start() - 20) : m.start()].rstrip("$€£ ")))
-        out.append(Quantity(value, m.group(0), m.start(), m.end(), approximate))
+        month = _MONTH_BEFORE.search(text[max(0, m.start() - 12) : m.start()]) or _MONTH_AFTER.match(text[m.end() :])
+        out.append(
+            Quantity(value, m.group(0), m.start(), m.end(), approximate, month.group(1)[:3].lower() if month else "")
+        )
     return out
 
 
 def same_quantity(claimed: Quantity, stated: Quantity) -> bool:
     """True when `stated` backs `claimed`: equal values, or close ones where the claim says it is
-    approximate ('over $181 million' for '$181,674,817')."""
+    approximate ('over $181 million' for '$181,674,817'). A day of a month is backed only by that day
+    of that month: 'November 4' not by 'four months'."""
+    if claimed.month and stated.month != claimed.month:
+        return False
     if claimed.value == stated.value:
         return True
     if claimed.approximate:

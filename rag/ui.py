@@ -351,6 +351,9 @@ def answer_message(answer: Answer) -> str:
         body += f"\n\n{as_markdown_text(answer.source_note)}"
     if answer.language_note:
         body += f"\n\n{as_markdown_text(answer.language_note)}"
+    body += removed_details(answer)
+    if answer.judge_note:
+        body += f"\n\n{as_markdown_text(answer.judge_note)}"
     if answer.query and answer.query != answer.question:
         body += (
             '\n\n<details class="rag-query"><summary>Searched for (the follow-up read with the conversation)'
@@ -359,6 +362,18 @@ def answer_message(answer: Answer) -> str:
     took = answer.timings.get("total_s")
     note = backend_note(answer) + (f" · {took:.1f} s" if took is not None else "")
     return f"{body}\n\n*{as_markdown_text(note)}*"
+
+
+def removed_details(answer: Answer) -> str:
+    """How many of the model's sentences were removed, and, folded, which and why."""
+    if not answer.removed_note:
+        return ""
+    items = "".join(
+        f"<li>{_e(r.sentence)} <em>({_e('; '.join(r.reasons))})</em></li>" for r in answer.removed
+    )
+    return (
+        f'\n\n<details class="rag-removed"><summary>{_e(answer.removed_note)}</summary><ul>{items}</ul></details>'
+    )
 
 
 def render_status(status: dict[str, Any]) -> str:

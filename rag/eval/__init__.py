@@ -3,6 +3,9 @@
 - seeds: seeds_qa.jsonl over the five seed articles, per question type;
 - realtimeqa: news quiz questions over 4,909 passages (Recall@1/5/10, MRR@10, answer contains);
 - polnear: "who said that ...?" over 1,008 articles (article Recall@5, speaker accuracy);
+- kinds: rag/eval/data/kinds_qa.jsonl, abstention and evidence choice per kind (off-topic, cross-lingual,
+  former place names, broad questions) over seeds/ and a small RealTimeQA + PolNeAR index (only with
+  `--sets kinds`);
 - faithbench: real LLM summaries with human-marked hallucinations, each sentence through the citation
   checker (kept / removed by label, per writer; summary-level balanced accuracy beside stored detectors).
 
@@ -52,10 +55,12 @@ def run_eval(
     for name in sets:
         t0 = time.perf_counter()
         if name == "seeds":
-            from rag.eval.seeds import eval_seeds, seeds_table
+            from rag.eval.seeds import eval_seeds, model_sentences_report, seeds_table
 
             rows, table = eval_seeds(folder, backend, settings)
             print(seeds_table(f"seeds_qa ({len(rows)} questions), backend={backend}", table), flush=True)
+            if report := model_sentences_report(rows, backend):
+                print(report, flush=True)
             results["seeds"] = {"table": table, "questions": [r.__dict__ for r in rows]}
         elif name == "realtimeqa":
             from rag.eval import realtimeqa
@@ -81,6 +86,12 @@ def run_eval(
 
             results["faithbench"] = faithbench.eval_faithbench(folder, split)
             faithbench.print_tables(results["faithbench"])
+        elif name == "kinds":
+            from rag.eval import kinds
+
+            k_rows, table = kinds.eval_kinds(folder, backend, settings)
+            print(kinds.kinds_table(f"kinds_qa ({len(k_rows)} questions), backend={backend}", table), flush=True)
+            results["kinds"] = {"table": table, "questions": kinds.as_json(k_rows)}
         else:
             print(f"unknown evaluation set {name!r}: choose from {', '.join(SETS)}")
             return 2

@@ -21,7 +21,8 @@ from typing import Any
 from rag.answer import CitationChecker
 from rag.eval.common import format_table, read_jsonl
 from rag.ingest.chunk import split_sentences
-from rag.judgement import Judgement
+from rag.judgement import MIN_COVERAGE, Judgement
+from rag.support_checks import is_lead_in
 from rag.types import Passage, ScoredPassage
 
 SMALL_OPEN = (
@@ -88,11 +89,13 @@ def _share(xs: Sequence[bool]) -> float | None:
 
 def sentence_row(name: str, judged: Sequence[JudgedSentence]) -> list[Any]:
     cons = [j.judgement for j in judged if j.label == "consistent"]
+    statements = [j.judgement for j in judged if j.label == "consistent" and not is_lead_in(j.sentence)]
     bad = [j.judgement for j in judged if j.label == "unwanted"]
     return [
         name,
         len(cons),
         _share([j.kept for j in cons]),
+        _share([j.kept for j in statements]),
         _share([j.verdict == "verified" for j in cons]),
         len(bad),
         _share([j.verdict == "verified" for j in bad]),
@@ -102,7 +105,8 @@ def sentence_row(name: str, judged: Sequence[JudgedSentence]) -> list[Any]:
 
 
 SENTENCE_HEADS = [
-    "writer", "consistent", "kept", "as verified", "unwanted", "shown verified", "shown supported", "removed",
+    "writer", "consistent", "kept", "kept (no lead-ins)", "as verified",
+    "unwanted", "shown verified", "shown supported", "removed",
 ]  # fmt: skip
 
 
@@ -179,7 +183,7 @@ def print_tables(result: dict[str, Any]) -> None:
 
 # The sign each soft feature's weight may take: more coverage never lowers the score, more words the
 # quotes lack never raise it (FaithBench's on-topic summaries alone would let it learn otherwise).
-SIGNS = (1, 1, 1, -1, -1, -1, -1)
+SIGNS = (1, 1, 1, -1, -1, -1)
 
 
 def fit_logistic(xs: Sequence[Sequence[float]], ys: Sequence[int], l2: float = 0.01, steps: int = 3000) -> list[float]:
@@ -208,6 +212,8 @@ def _refit(j: Judgement, weights: Sequence[float], threshold: float) -> str:
         return "removed"
     if j.verdict == "verified":
         return "verified"
+    if j.features[0] < MIN_COVERAGE or (j.verdict == "removed" and j.score == 0.0):
+        return "removed"  # too few words quoted (rag.judgement.enough_words)
     z = weights[-1] + sum(w * x for w, x in zip(weights[:-1], j.features, strict=True))
     return "supported" if 1 / (1 + math.exp(-z)) >= threshold else "removed"
 
@@ -225,6 +231,10 @@ def curve(
     for t in thresholds:
         verdicts = [_refit(j.judgement, weights, t) for j in judged]
         cons = [v != "removed" for j, v in zip(judged, verdicts, strict=True) if j.label == "consistent"]
+        claims = [
+            v != "removed" for j, v in zip(judged, verdicts, strict=True)
+            if j.label == "consistent" and not is_lead_in(j.sentence)
+        ]  # fmt: skip
         small = [
             v != "removed" for j, v in zip(judged, verdicts, strict=True)
             if j.label == "consistent" and j.writer in SMALL_OPEN
@@ -237,7 +247,7 @@ def curve(
             truth[j.sample] = truth.get(j.sample, True) and j.label != "unwanted"
         ba = balanced_accuracy([(passed[s], truth[s]) for s in passed])
         other = [_refit(j.judgement, weights, t) != "removed" for j in wrong]
-        rows.append([t, _share(cons), _share(small), _share([v == "verified" for v in bad]),
+        rows.append([t, _share(cons), _share(claims), _share(small), _share([v == "verified" for v in bad]),
                      _share([v == "removed" for v in bad]), ba, _share(other)])  # fmt: skip
     return rows
 
@@ -247,13 +257,18 @@ def tune(folder: Path) -> dict[str, Any]:
     judged = judge_samples(samples)
     wrong = judge_samples(with_other_sources(samples))
     train = [j for j in judged if j.label != "other"] + wrong
-    train = [j for j in train if j.judgement.features and not j.judgement.hard_failure]
+    train = [
+        j for j in train
+        if j.judgement.features and not j.judgement.hard_failure and j.judgement.features[0] >= MIN_COVERAGE
+        and not (j.judgement.verdict == "removed" and j.judgement.score == 0.0)
+    ]  # fmt: skip
     labels = [int(j.label == "consistent" and not j.sample.endswith("~other")) for j in train]
     weights = fit_logistic([j.judgement.features for j in train], labels)
     rows = curve(judged, weights, [round(0.2 + 0.02 * i, 2) for i in range(16)], wrong)
     print("FaithBench dev: fitted weights (features of rag.support_checks.soft_features, then intercept):")
     print("  " + ", ".join(f"{w:.3f}" for w in weights))
-    heads = ["threshold", "consistent kept", "kept (4 small)", "unwanted shown verified", "unwanted removed",
+    heads = ["threshold", "consistent kept", "kept (no lead-ins)", "kept (4 small)",
+             "unwanted shown verified", "unwanted removed",
              "summary balanced acc.", "wrong source: kept"]  # fmt: skip
     print(format_table("FaithBench dev: trade-off by supported-score threshold", heads, rows), flush=True)
     return {"weights": weights, "curve": rows}

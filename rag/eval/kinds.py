@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.config import Settings
-from rag.eval.common import CACHE, ROOT, cached_index, format_table, mean, read_jsonl
+from rag.eval import common
+from rag.eval.common import ROOT, cached_index, format_table, mean, read_jsonl
 from rag.pipeline import Index
 from rag.types import Answer
 
@@ -54,12 +55,18 @@ NEWS_REALTIMEQA = (
 )
 # PolNeAR: every article naming Wells Fargo, then four drawn at random (seed 12).
 NEWS_POLNEAR = (
-    "huff-post_2016-09-20_elizabeth-warren-hammers-wells-f.txt", "nyt_2016-06-23_convention-cities-brace-for-prot.txt",
-    "nyt_2016-10-14_shake-up-at-wells-fargo-fails-to.txt", "usa-today_2016-07-26_protesters-push-through-intense-.txt",
-    "usa-today_2016-07-27_clinton-still-faces-a-spoiler-in.txt", "usa-today_2016-08-09_khans-trump-stirs-ugliness-musli.txt",
-    "wash-post_2016-10-15_sen-warren-asks-obama-to-fire-se.txt", "west-journal_2016-06-20_major-companies-pull-support-for.txt",
-    "usa-today_2016-10-18_companies-used-clinton-fundraise.txt", "wash-post_2016-09-18_e-u-leaders-weigh-plans-for-grea.txt",
-    "nyt_2016-03-23_why-sanders-lags-on-black-vote-h.txt", "usa-today_2016-09-22_super-pac-haul-surges-past-b-sma.txt",
+    "huff-post_2016-09-20_elizabeth-warren-hammers-wells-f.txt",
+    "nyt_2016-06-23_convention-cities-brace-for-prot.txt",
+    "nyt_2016-10-14_shake-up-at-wells-fargo-fails-to.txt",
+    "usa-today_2016-07-26_protesters-push-through-intense-.txt",
+    "usa-today_2016-07-27_clinton-still-faces-a-spoiler-in.txt",
+    "usa-today_2016-08-09_khans-trump-stirs-ugliness-musli.txt",
+    "wash-post_2016-10-15_sen-warren-asks-obama-to-fire-se.txt",
+    "west-journal_2016-06-20_major-companies-pull-support-for.txt",
+    "usa-today_2016-10-18_companies-used-clinton-fundraise.txt",
+    "wash-post_2016-09-18_e-u-leaders-weigh-plans-for-grea.txt",
+    "nyt_2016-03-23_why-sanders-lags-on-black-vote-h.txt",
+    "usa-today_2016-09-22_super-pac-haul-surges-past-b-sma.txt",
 )
 # fmt: on
 
@@ -67,7 +74,7 @@ NEWS_POLNEAR = (
 def news_sources(data: Path) -> Path:
     """The news corpus as files to ingest (written under .cache/eval from ../shared/eval): one JSON Lines
     file of the RealTimeQA records, one text file per PolNeAR article."""
-    folder = CACHE / "kinds-news-data"
+    folder = common.CACHE / "kinds-news-data"
     (folder / "polnear").mkdir(parents=True, exist_ok=True)
     wanted = set(NEWS_REALTIMEQA)
     records = [r for r in read_jsonl(data / "realtimeqa" / "passages.jsonl") if r["id"] in wanted]

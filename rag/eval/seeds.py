@@ -3,6 +3,7 @@ type, as eval/README.md defines them."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -11,6 +12,7 @@ from typing import Any
 
 from rag.config import Settings
 from rag.eval.common import ROOT, cached_index, format_table, mean, read_jsonl
+from rag.ingest.chunk import split_sentences
 from rag.types import Answer, ScoredPassage
 
 
@@ -40,6 +42,10 @@ class QuestionResult:
     # Attribution questions: a claim of the answer names the expected speaker (None for other types).
     claim_speaker: bool | None = None
     other_side_markers: int = 0  # markers citing denials and counter-claims
+    # A model's answer: the sentences it got past the checker (to be read: a false one is a defect),
+    # and how many it wrote that were removed.
+    model_sentences: tuple[str, ...] = ()
+    model_removed: int = 0
 
 
 def score_question(q: dict[str, Any], a: Answer, retrieved: list[ScoredPassage] | None = None) -> QuestionResult:
@@ -78,7 +84,34 @@ def score_question(q: dict[str, Any], a: Answer, retrieved: list[ScoredPassage] 
         a.timings.get("total_s", 0.0),
         claim_speaker,
         len(other),
+        _model_sentences(a),
+        len(a.removed),
     )
+
+
+def _model_sentences(a: Answer) -> tuple[str, ...]:
+    """The sentences of a model-written answer, each with its markers and how it was judged."""
+    if a.backend == "extractive" or a.abstained:
+        return ()
+    verdict = {c.n: c.verdict for c in a.citations}
+    out = []
+    for span in split_sentences(a.text):
+        sentence = a.text[span.start : span.end]
+        marks = [int(n) for n in re.findall(r"\[(\d+)\]", sentence)]
+        how = "/".join(dict.fromkeys(verdict.get(n, "?") for n in marks)) or "uncited"
+        out.append(f"{sentence} ({how})")
+    return tuple(out)
+
+
+def model_sentences_report(results: list[QuestionResult], backend: str) -> str:
+    """Every sentence the model got past the checker, by question, and the count removed."""
+    if backend == "extractive":
+        return ""
+    kept = [(r.id, s) for r in results for s in r.model_sentences]
+    removed = sum(r.model_removed for r in results)
+    lines = [f"\nSentences the {backend} model got past the checker: {len(kept)} ({removed} removed)"]
+    lines += [f"  {qid}: {s}" for qid, s in kept] or ["  (none: every answer is the marked extractive fallback)"]
+    return "\n".join(lines)
 
 
 def summarise(results: list[QuestionResult], backend: str = "extractive") -> dict[str, dict[str, Any]]:

@@ -25,9 +25,11 @@ FACT = "lost control of Pokrovsk"  # in the seed passage every sentence below ci
 # How the citation checker judges each against that passage (test_checker_verdicts_these_tests_assume):
 VERIFIED = "Igor Mosiychuk claimed that Ukrainian troops had already lost control of Pokrovsk"
 VERIFIED_2 = "Mosiychuk accused the Ukrainian leadership of misleading citizens about Pokrovsk"
-BORDERLINE = "Igor Mosiychuk said Ukrainian soldiers had lost Pokrovsk"
+BORDERLINE = "Igor Mosiychuk said Ukrainian soldiers had lost control of Pokrovsk"
 BORDERLINE_2 = "Former lawmaker Mosiychuk said on November 4 that Ukraine had lost Pokrovsk"
 HARD_FAILURE = "Igor Mosiychuk claimed on November 9 that Ukrainian troops had already lost control of Pokrovsk"
+# A kept paraphrase is marked apart from a verified quote of the same passage (rag.answer._Citer): after
+# VERIFIED [1], BORDERLINE is shown with a marker of its own.
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +94,7 @@ def test_auto_is_on_for_ollama_and_a_verdict_of_no_removes_the_sentence(seeded: 
 def test_yes_keeps_the_borderline_sentence(seeded: Path) -> None:
     with OllamaStubServer(replies=answer_citing(VERIFIED, BORDERLINE), judge_replies=["1: yes"]) as srv:
         _, answer = ask(seeded, srv)
-    assert answer.text == f"{VERIFIED} [1]. {BORDERLINE} [1]."
+    assert answer.text == f"{VERIFIED} [1]. {BORDERLINE} [2]."
     assert answer.removed == [] and answer.timings["judge_lowered"] == 0
 
 
@@ -100,7 +102,7 @@ def test_partly_removes_the_borderline_sentence(seeded: Path) -> None:
     reply = answer_citing(VERIFIED, BORDERLINE, BORDERLINE_2)
     with OllamaStubServer(replies=reply, judge_replies=["1: yes\n2: partly"]) as srv:
         _, answer = ask(seeded, srv)
-    assert answer.text == f"{VERIFIED} [1]. {BORDERLINE} [1]."
+    assert answer.text == f"{VERIFIED} [1]. {BORDERLINE} [2]."
     assert answer.removed[0].sentence == f"{BORDERLINE_2} [1]."
     assert answer.removed[0].reasons[-1] == "the writing model's judge pass: the quotes state only part of it"
 
@@ -118,14 +120,14 @@ def test_yes_never_raises_a_hard_failure(seeded: Path) -> None:
         _, answer = ask(seeded, srv)
         assert judged_sentences(srv) == [BORDERLINE]
     assert "November 9" not in answer.text
-    assert answer.text == f"{VERIFIED} [1]. {BORDERLINE} [1]."
+    assert answer.text == f"{VERIFIED} [1]. {BORDERLINE} [2]."
 
 
 def test_a_garbled_reply_keeps_the_checkers_verdicts(seeded: Path) -> None:
     reply = answer_citing(VERIFIED, BORDERLINE)
     with OllamaStubServer(replies=reply, judge_replies=["Both sentences are\nfine, I think.\n\n**Verdict**"]) as srv:
         _, answer = ask(seeded, srv)
-    assert answer.text == f"{VERIFIED} [1]. {BORDERLINE} [1]."
+    assert answer.text == f"{VERIFIED} [1]. {BORDERLINE} [2]."
     assert "no readable verdict for 1 of 1" in answer.judge_note
 
 
@@ -133,7 +135,7 @@ def test_a_judge_error_or_timeout_keeps_the_answer_and_notes_it(seeded: Path) ->
     reply = answer_citing(VERIFIED, BORDERLINE)
     with OllamaStubServer(replies=reply, judge_replies=["1: no"], judge_fail_with=500) as srv:
         _, failed = ask(seeded, srv)
-    assert failed.text == f"{VERIFIED} [1]. {BORDERLINE} [1]."
+    assert failed.text == f"{VERIFIED} [1]. {BORDERLINE} [2]."
     assert failed.judge_note.startswith("the judge pass failed (ResponseError")
     with OllamaStubServer(replies=reply, judge_replies=["1: no"], judge_delay_s=2.0) as srv:
         _, slow = ask(seeded, srv, ollama_timeout_s=0.5)
@@ -146,7 +148,7 @@ def test_off_setting_sends_nothing_to_the_judge(seeded: Path, monkeypatch: pytes
     with OllamaStubServer(replies=answer_citing(VERIFIED, BORDERLINE), judge_replies=["1: no"]) as srv:
         _, answer = ask(seeded, srv)
         assert srv.judge_requests == []
-    assert answer.text == f"{VERIFIED} [1]. {BORDERLINE} [1]." and "judge_s" not in answer.timings
+    assert answer.text == f"{VERIFIED} [1]. {BORDERLINE} [2]." and "judge_s" not in answer.timings
 
 
 def test_off_by_default_for_the_llamacpp_backend(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -175,7 +177,7 @@ def test_streamed_order_verified_at_once_the_rest_after_the_judge(seeded: Path) 
         rest = list(pieces)
         assert judged_sentences(srv) == [BORDERLINE_2, BORDERLINE]
     # From the first borderline sentence on, everything waited for the judge, then came in the model's order.
-    assert [first, *rest] == [f"{VERIFIED} [1].", f" {VERIFIED_2} [2].", f" {BORDERLINE} [1]."]
+    assert [first, *rest] == [f"{VERIFIED} [1].", f" {VERIFIED_2} [2].", f" {BORDERLINE} [3]."]
     assert stream.answer.text == "".join([first, *rest])
 
 

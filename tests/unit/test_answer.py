@@ -12,20 +12,16 @@ from typing import Any
 import pytest
 
 from rag.answer import (
-    MIN_SUPPORT,
     NOT_FOUND_TEXT,
     CitationChecker,
-    QuoteUnit,
     complete_sentences,
     extractive_answer,
     generate_verified,
-    quote_units,
     strip_markers,
-    supporting_quote,
 )
 from rag.eval.common import DEFAULT_DATA
 from rag.evidence import Evidence, rank_evidence
-from rag.support import supports
+from rag.judgement import SupportJudge, quote_units
 from rag.testing import ScriptedLLM
 from rag.types import Answer, Passage, ScoredPassage
 
@@ -198,9 +194,9 @@ def test_second_sentence_of_same_passage_gets_its_own_quote(passages: list[Score
 
 def test_supporting_quote_picks_the_sentence_that_supports_the_claim(passages: list[ScoredPassage]) -> None:
     p = passages[0].passage
-    unit = supporting_quote(quote_units(p), "2,000 soldiers at risk of encirclement near Mirnograd")
-    assert unit is not None
-    quote, start, end = unit.text, unit.start, unit.end
+    judgement = SupportJudge([p]).judge("2,000 soldiers at risk of encirclement near Mirnograd")
+    assert judgement.kept and judgement.quotes
+    quote, start, end = judgement.quotes[0].text, judgement.quotes[0].start, judgement.quotes[0].end
     assert quote == "He said 2,000 soldiers were at risk of encirclement near Mirnograd."
     assert p.text[start - p.start : end - p.start] == quote
 
@@ -290,21 +286,20 @@ def test_instruction_in_a_passage_supports_nothing() -> None:
     assert checker.check("Crews repaired the Kharkiv power station [1].") is not None
 
 
-# --- MIN_SUPPORT calibration on seeds_qa (docs/answers.md) -----------------------------------------
+# --- the judgement on seeds_qa: true claims kept, distorted ones removed (docs/answers.md) ---------
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 SEEDS_QA = DEFAULT_DATA / "seeds_qa.jsonl"
 SPEAKERS = ["Mosiychuk", "Elena Petrova", "Hetman", "Bobovnikova", "Maria Ivanova", "Zelenskyy", "Haidai", "Unigolova"]
-THRESHOLDS = (0.5, 0.6, 0.7, 0.8)
-Counts = dict[str, list[int]]  # kind -> [supported, tried]
+Counts = dict[str, list[int]]  # kind -> [kept, tried]
 
 
-def _seed_units() -> dict[str, list[QuoteUnit]]:
-    units = {}
+def _seed_passages() -> dict[str, Passage]:
+    out = {}
     for path in SEEDS.glob("*.txt"):
         text = path.read_text(encoding="utf-8")
-        units[path.name] = quote_units(Passage(id=path.name, article_id=path.name, text=text, start=0, end=len(text)))
-    return units
+        out[path.name] = Passage(id=path.name, article_id=path.name, text=text, start=0, end=len(text))
+    return out
 
 
 def _times_ten(claim: str) -> str | None:
@@ -312,50 +307,39 @@ def _times_ten(claim: str) -> str | None:
     return f"{claim[: m.start()]}{int(m.group(0).replace(',', '')) * 10}{claim[m.end() :]}" if m else None
 
 
-def support_counts(threshold: float, questions: list[dict[str, Any]], units: dict[str, list[QuoteUnit]]) -> Counts:
-    """How many claims of each kind the quote units support at `threshold`. True: each evidence string
-    by its own sentence, "<speaker> said: <evidence>", "<question> <answer>". False: the evidence with its
-    first number times ten, with another speaker, with a sentence of another seed article."""
-    counts: Counts = {k: [0, 0] for k in ("evidence", "speaker", "restated", "number", "other speaker", "other seed")}
+def support_counts(questions: list[dict[str, Any]], seeds: dict[str, Passage]) -> Counts:
+    """How many claims of each kind the judgement keeps. True: each evidence string against its own
+    article, "<speaker> said: <evidence>". False: the evidence with its first number times ten, with
+    another speaker (one the article never names), against another seed article."""
+    counts: Counts = {k: [0, 0] for k in ("evidence", "speaker", "number", "other speaker", "other seed")}
+    judges = {name: SupportJudge([p]) for name, p in seeds.items()}
 
-    def tally(kind: str, supported: bool) -> None:
-        counts[kind][0] += supported
+    def tally(kind: str, kept: bool) -> None:
+        counts[kind][0] += kept
         counts[kind][1] += 1
 
     for q in questions:
-        own = [u for src in q["sources"] for u in units[src]]
-        others = [u for name, us in units.items() if name not in q["sources"] for u in us]
         for evidence in q["evidence"]:
-            unit = next(u for u in own if evidence in u.text)
-            tally("evidence", supports(evidence, unit.terms, threshold))
+            own = next(name for name in q["sources"] if evidence in seeds[name].text)
+            tally("evidence", judges[own].judge(evidence).kept)
             if (wrong := _times_ten(evidence)) is not None:
-                tally("number", supports(wrong, unit.terms, threshold))
+                tally("number", judges[own].judge(wrong).kept)
             if q["type"] == "attribution":
-                tally("speaker", supports(f"{q['answers'][0]} said: {evidence}", unit.terms, threshold))
-                for other in (s for s in SPEAKERS if s.split()[-1] not in unit.text):
-                    tally("other speaker", supports(f"{other} said: {evidence}", unit.terms, threshold))
-            tally("other seed", any(supports(evidence, u.terms, threshold) for u in others))
-        if q["evidence"]:
-            restated = f"{q['question'].rstrip('?')} {q['answers'][0]}"
-            tally("restated", any(supports(restated, u.terms, threshold) for u in own))
+                tally("speaker", judges[own].judge(f"{q['answers'][0]} said: {evidence}").kept)
+                for other in (s for s in SPEAKERS if s.split()[-1] not in seeds[own].text):
+                    tally("other speaker", judges[own].judge(f"{other} said: {evidence}").kept)
+            others = [name for name in seeds if name not in q["sources"]]
+            tally("other seed", any(judges[name].judge(evidence).kept for name in others))
     return counts
 
 
-def test_min_support_separates_true_claims_from_distorted_ones() -> None:
+def test_judgement_keeps_true_claims_and_removes_distorted_ones() -> None:
     if not SEEDS_QA.exists():
         pytest.skip(f"no {SEEDS_QA}")
     questions = [json.loads(line) for line in SEEDS_QA.read_text(encoding="utf-8").splitlines() if line.strip()]
-    units = _seed_units()
-    counts = {t: support_counts(t, questions, units) for t in THRESHOLDS}
-    true_kinds, false_kinds = ("evidence", "speaker"), ("number", "other speaker", "other seed")
-    at = counts[MIN_SUPPORT]
-    assert all(at[k][0] == at[k][1] > 0 for k in true_kinds), at
-    assert all(at[k][0] == 0 < at[k][1] for k in false_kinds), at
-    # The lowest threshold that supports no distorted claim: lower lets a sentence of another article
-    # through, higher loses restatements a model would write.
-    clean = [t for t in THRESHOLDS if all(counts[t][k][0] == 0 for k in false_kinds)]
-    assert min(clean) == MIN_SUPPORT, {t: counts[t] for t in THRESHOLDS}
-    assert counts[max(THRESHOLDS)]["restated"][0] < at["restated"][0]
+    counts = support_counts(questions, _seed_passages())
+    assert all(counts[k][0] == counts[k][1] > 0 for k in ("evidence", "speaker")), counts
+    assert all(counts[k][0] == 0 < counts[k][1] for k in ("number", "other speaker", "other seed")), counts
 
 
 # Known weaknesses of the word-level support test, as failing tests.

@@ -194,10 +194,12 @@ P2_TEXT = (
     "Russian forces shelled Kramatorsk overnight, the regional governor said. Three apartment blocks were damaged."
 )
 VERIFIED = "Igor Mosiychuk claimed that Ukrainian troops had lost control of Pokrovsk"  # a quote states it
-BORDERLINE = "Igor Mosiychuk said Ukrainian soldiers had lost Pokrovsk"  # a paraphrase of it
+BORDERLINE = "Igor Mosiychuk said Ukrainian soldiers had lost control of Pokrovsk"  # a paraphrase of it
 BORDERLINE_2 = "Russian forces shelled Kramatorsk overnight, damaging three apartment blocks"  # two sentences
 VERIFIED_2 = "Russian forces shelled Kramatorsk overnight"
 INVENTED = "Russian forces shelled Kramatorsk overnight, killing 40 people"  # a number no quote has
+# A kept paraphrase is marked apart from a verified quote of the same passage (rag.answer._Citer): after
+# VERIFIED [1], BORDERLINE (citing passage 1) is shown with a marker of its own.
 
 
 def scored(n: int, text: str, start: int = 0) -> ScoredPassage:
@@ -276,7 +278,7 @@ def test_partly_removes_a_borderline_sentence(passages: list[ScoredPassage]) -> 
 def test_yes_never_raises_a_hard_failure(passages: list[ScoredPassage]) -> None:
     llm = scripted(f"{VERIFIED} [1]. {BORDERLINE} [1]. {INVENTED} [2].", "1: yes\n2: yes")
     deltas, answer = run(llm, passages)
-    assert deltas == [f"{VERIFIED} [1].", f" {BORDERLINE} [1]."]
+    assert deltas == [f"{VERIFIED} [1].", f" {BORDERLINE} [2]."]
     assert INVENTED not in judge_prompts(llm)[0]  # removed sentences are not even sent
     assert answer.removed[0].sentence == f"{INVENTED} [2]." and answer.timings["judge_lowered"] == 0
 
@@ -291,7 +293,7 @@ def test_held_sentences_stream_in_order_after_the_judge_call(passages: list[Scor
     assert len(judge_prompts(llm)) == 1
     # Everything from the first borderline sentence on came after the call, in the model's order, the
     # repeated verified sentence included (held so the markers stay numbered in order of first use).
-    assert rest[:-1] == [f" {BORDERLINE_2} [2].", f" {VERIFIED} [1].", f" {BORDERLINE} [1]."]
+    assert rest[:-1] == [f" {BORDERLINE_2} [2].", f" {VERIFIED} [1].", f" {BORDERLINE} [3]."]
     answer = rest[-1]
     assert isinstance(answer, Answer) and answer.text == first + "".join(rest[:-1])  # type: ignore[arg-type]
 
@@ -299,7 +301,7 @@ def test_held_sentences_stream_in_order_after_the_judge_call(passages: list[Scor
 def test_a_garbled_or_failed_judge_keeps_the_answer_and_notes_it(passages: list[ScoredPassage]) -> None:
     reply = f"{VERIFIED} [1]. {BORDERLINE} [1]."
     _, garbled = run(scripted(reply, "Sure! Both sentences look fine to me."), passages)
-    assert garbled.text == f"{VERIFIED} [1]. {BORDERLINE} [1]."
+    assert garbled.text == f"{VERIFIED} [1]. {BORDERLINE} [2]."
     assert "no readable verdict for 1 of 1" in garbled.judge_note
 
     def fail(prompt: str) -> str:
