@@ -39,8 +39,9 @@ run: install  ## ingest seeds/ into index/ and serve the chat UI on http://$(HOS
 test: install browser  ## run the whole test suite
 	$(TEST_CMD)
 
-eval: install  ## quality tables on ../shared/eval: all sets extractive, seeds also with the bundled GGUF model
+eval: install  ## quality tables on ../shared/eval: all sets extractive (FaithBench included), our kinds_qa questions, seeds also with the bundled GGUF model
 	$(RAG) eval --backend extractive --out .cache/eval-extractive.json
+	$(RAG) eval --backend extractive --sets kinds --out .cache/eval-kinds.json
 	$(RAG) eval --backend llamacpp --sets seeds --out .cache/eval-llamacpp.json
 
 bench: install  ## speed table (ingest of 100 PolNeAR articles + 500 RealTimeQA records; BENCH_ARGS="--articles 0 --records 0" for all)

@@ -9,8 +9,8 @@ capitalised words ("Elizabeth Warren") and the words of one known entity ("Donet
 term. Each is matched the way the support judgement matches a claim:
 - a name (capitalised, or a place, person or organisation the alias table knows in any case) by a word,
   its stem, or any spelling the alias table lists (Artemivsk = Bakhmut, Dimitrov = Myrnohrad); a name
-  held by some of its words only counts PARTIAL_NAME. A known entity must be in the quote, or in a
-  neighbour about the same place: a sentence about another city is no answer, however many of the
+  held by some of its words only counts PARTIAL_NAME. A known town or region must be in the quote, or
+  in a neighbour about the same place: a sentence about another city is no answer, however many of the
   other words it shares ("How many residents remain in Artemivsk?" is not answered from Toretsk);
 - another word by its Snowball stem (PyStemmer) or its 5-letter prefix ('claims' ~ 'claimed');
 - a word that occurs in no indexed article counts as missing: "GDP", "inflation" or "unemployment" in a
@@ -69,6 +69,15 @@ def _variants() -> Variants:
     return Variants.load()
 
 
+# The countries of the alias table.
+COUNTRIES = frozenset({"Ukraine", "Russia", "Belarus"})
+
+
+@functools.cache
+def _places() -> frozenset[str]:
+    return frozenset(e.canonical for e in _variants().entities if e.kind == "place") - COUNTRIES
+
+
 @dataclass(frozen=True)
 class Evidence:
     rank: int  # index of the passage in the retrieved list (0 = best)
@@ -88,7 +97,7 @@ class Term:
     words: tuple[str, ...]  # folded
     stems: tuple[str, ...]  # folded Snowball stems, in the question's language
     name: bool = False  # a proper name (capitalised, or a known entity)
-    entity: str | None = None  # canonical name, when the alias table knows it: then it must be in the window
+    entity: str | None = None  # canonical name, when the alias table knows it (a place: it must be in the window)
     # "What did X say": held by a quote that reports speech (a verb of saying, quotation marks) and names X.
     # It only ranks: whether the articles cover the question is for its other terms to say.
     speech: bool = False
@@ -98,6 +107,13 @@ class Term:
     @property
     def word(self) -> str:
         return " ".join(self.words)
+
+    @property
+    def place(self) -> bool:
+        """A town or region the alias table knows: it must be in the window. Not a person (who may be "the
+        president" there) nor a country (context more often than the place asked about: "since the
+        beginning of Russia's invasion")."""
+        return self.entity is not None and self.entity in _places()
 
     @property
     def cognates(self) -> tuple[str, ...]:
@@ -211,7 +227,7 @@ def _cut(text: str, spans: list[tuple[int, int, str]]) -> str:
 @dataclass(frozen=True)
 class _Sentence:
     """What one sentence (or several together) offers the question: the terms it holds, those of them it
-    holds wholly (a name of several words may be there by one of them), and the entities it names."""
+    holds wholly (a name of several words may be there by one of them), and the places it names."""
 
     matched: frozenset[int]  # indices into QuestionTerms.terms
     entities: frozenset[str]
@@ -243,8 +259,8 @@ def _holds(t: Term, text: str, facts: UnitFacts, plain: TermSet, cognates: set[s
     them only ("Warren" for "Elizabeth Warren"), else 0.0."""
     if t.speech:
         return 0.0  # judged on the whole quote (window_coverage)
-    if t.entity is not None:
-        # A known name in one of its spellings, never by a shared prefix (Krasnoarmeysk is not
+    if t.entity is not None and (t.place or t.entity in facts.entities):
+        # A known place in one of its spellings, never by a shared prefix (Krasnoarmeysk is not
         # Krasnokamensk), or all its words written out.
         if not (t.entity in facts.entities or all(w in facts.words for w in t.words)):
             return 0.0
@@ -267,7 +283,8 @@ def _sentence(q: QuestionTerms, text: str, language: str, other_language: bool) 
     held = {i: _holds(t, text, facts, plain, cognates, other_language) for i, t in enumerate(q.terms)}
     speaks = bool(facts.words & SPEECH_WORDS) or bool(_QUOTATION.search(text))
     matched = frozenset(i for i, v in held.items() if v > 0)
-    return _Sentence(matched, facts.entities, frozenset(i for i, v in held.items() if v == 1), speaks)
+    places = facts.entities & _places()
+    return _Sentence(matched, places, frozenset(i for i, v in held.items() if v == 1), speaks)
 
 
 def window_coverage(
@@ -279,13 +296,13 @@ def window_coverage(
     ranking: bool = False,
 ) -> float:
     """The share of the question's terms `found` holds (a name held by some of its words counts
-    PARTIAL_NAME); 0.0 when a known entity the question names is not among `entities`. Across languages
+    PARTIAL_NAME); 0.0 when a known place the question names is not among `entities`. Across languages
     unmatched words count `credit` each, and nothing matched at all counts 0. The speech term counts only
     when `ranking`: held when the quote reports speech and names the speaker."""
     terms = [(i, t) for i, t in enumerate(q.terms) if ranking or not t.speech]
     if not terms:
         return 0.0
-    if any(t.entity is not None and i not in entities for i, t in terms):
+    if any(t.place and i not in entities for i, t in terms):
         return 0.0
     held = sum(1.0 if i in found.whole else PARTIAL_NAME for i in found.matched)
     held += sum(1.0 for _, t in terms if t.speech and found.speaks and t.speaker in found.matched)
@@ -298,18 +315,18 @@ def window_coverage(
 
 
 def _elsewhere(q: QuestionTerms, sentence: _Sentence) -> bool:
-    """Does the sentence name known entities, none of those the question names (which names one)? Then
-    it is about another place or person, and no context for a sentence about the one asked for."""
-    asked = {t.entity for t in q.terms if t.entity is not None}
+    """Does the sentence name known places, none of those the question names (which names one)? Then it
+    is about another place, and no context for a sentence about the one asked for."""
+    asked = {t.entity for t in q.terms if t.place}
     return bool(asked) and bool(sentence.entities) and not sentence.entities & asked
 
 
 def _entities_present(q: QuestionTerms, quoted: _Sentence, context: list[_Sentence]) -> frozenset[int]:
-    """The question's known entities a quote is about: those it names, and those a neighbouring sentence
-    names when every other entity of the quote is in that sentence too ("the city is in ruins" after a
+    """The question's known places a quote is about: those it names, and those a neighbouring sentence
+    names when every other place of the quote is in that sentence too ("the city is in ruins" after a
     sentence on Dimitrov; not "... Kyiv ... Pokrovsk remains a priority" before one on Bakhmut)."""
-    asked = {t.entity for t in q.terms if t.entity is not None}
-    entity_terms = frozenset(i for i, t in enumerate(q.terms) if t.entity is not None)
+    asked = {t.entity for t in q.terms if t.place}
+    entity_terms = frozenset(i for i, t in enumerate(q.terms) if t.place)
     present = quoted.matched & entity_terms
     for s in context:
         if quoted.entities - asked <= s.entities:

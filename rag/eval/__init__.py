@@ -84,6 +84,9 @@ def run_eval(
         elif name == "faithbench":
             from rag.eval import faithbench
 
+            if not faithbench.path_of(folder).exists():
+                print(f"FaithBench: no {faithbench.path_of(folder)}, skipped", flush=True)
+                continue
             results["faithbench"] = faithbench.eval_faithbench(folder, split)
             faithbench.print_tables(results["faithbench"])
         elif name == "kinds":

@@ -103,7 +103,23 @@ def make_data(root: Path) -> Path:
          "question": "Who said that the wall would never be built?"},
     ]  # fmt: skip
     (data / "polnear" / "who_said.jsonl").write_text("".join(json.dumps(q) + "\n" for q in who))
+    (data / "faithbench").mkdir()
+    (data / "faithbench" / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in FAITHBENCH))
     return data
+
+
+# Two summaries of one source: one faithful, one with an unwanted (distorted) number.
+_FB_SOURCE = "Poseidon grossed $181,674,817 at the worldwide box office on a budget of $160 million."
+_FB_DETECTORS = {"gpt_4o": 1, "gpt-4-turbo": 0, "hhem-2.1": 0.7}
+FAITHBENCH = [
+    {"id": "f1", "split": "test", "summarizer": "Qwen/Qwen2.5-7B-Instruct", "source": _FB_SOURCE,
+     "summary": "Poseidon grossed over $181 million worldwide on a budget of $160 million.",
+     "annotations": [], "detectors": _FB_DETECTORS},
+    {"id": "f2", "split": "test", "summarizer": "openai/gpt-4o", "source": _FB_SOURCE,
+     "summary": "Poseidon grossed $281 million worldwide.",
+     "annotations": [{"label": ["Unwanted", "Unwanted.Intrinsic"], "span": "$281 million", "start": 17, "end": 29}],
+     "detectors": _FB_DETECTORS},
+]  # fmt: skip
 
 
 def test_run_eval_prints_a_table_per_set_writes_json_and_reuses_its_indexes(
@@ -132,6 +148,11 @@ def test_run_eval_prints_a_table_per_set_writes_json_and_reuses_its_indexes(
     named = {q["id"]: q["speaker_named"] for q in results["polnear"]["questions"]}
     assert named["a:1"] is True  # "Senator Jane Smith said the budget would cut taxes ..." is quoted
     assert results["seeds"]["table"]["unanswerable"]["abstain_when_unanswerable"] == 1.0
+    # FaithBench: the faithful sentence kept, the distorted number removed; both balanced accuracies 1.
+    assert "FaithBench test (2 summaries, 2 sentences" in printed
+    fb = {j["id"]: j["verdict"] for j in results["faithbench"]["judged"]}
+    assert fb["f1"] != "removed" and fb["f2"] == "removed"
+    assert results["faithbench"]["summary_table"][0][1] == 1.0
     caches = sorted(p.name.split("-")[0] for p in (tmp_path / "cache").iterdir())
     assert caches == ["polnear", "realtimeqa", "seeds"]
 

@@ -224,8 +224,8 @@ def test_the_right_speaker_is_kept(sentence: str) -> None:
 @pytest.mark.parametrize(
     ("text", "sentence", "language"),
     [
-        ("The ministry confirmed the strike on the depot.", "The ministry did not confirm the strike on the depot.", "en"),
-        ("The ministry did not confirm the strike on the depot.", "The ministry confirmed the strike on the depot.", "en"),
+        ("The ministry confirmed the strike.", "The ministry did not confirm the strike.", "en"),
+        ("The ministry did not confirm the strike.", "The ministry confirmed the strike.", "en"),
         ("The council voted to close the pools.", "The council did not vote to close the pools.", "en"),
         (
             "Statsministern sa att regeringen inte kommer att höja skatterna i år.",
