@@ -1,7 +1,6 @@
-"""Word-level evidence tests shared by evidence ranking and citation checking.
-
-Matching is deliberately simple and language-neutral: folded words, equal or sharing a 5-letter
-prefix ('claims' ~ 'claimed', 'Ukrainian' ~ 'ukrainska'), and numbers that must appear verbatim.
+"""Word-level helpers shared by evidence ranking, who-claims answers and the support checks: content
+terms, folded word sets with 5-letter prefixes ('claims' ~ 'claimed'), numbers as written, and the
+capitalised names of a sentence. Whether a sentence is supported is rag.judgement's job.
 """
 
 from __future__ import annotations
@@ -101,14 +100,3 @@ def names(text: str) -> list[str]:
     if first_is_name and tokenize(words[0]) and (words[1][:1].isupper() or words[1].lower() in _SPEECH):
         found.insert(0, fold(words[0]))
     return found
-
-
-def supports(claim: str, evidence: str | TermSet, min_coverage: float) -> bool:
-    """True when `evidence` contains every number and every name of `claim`, and at least
-    `min_coverage` of its other words."""
-    target = evidence if isinstance(evidence, TermSet) else TermSet(evidence)
-    if not numbers(claim) <= target.numbers:
-        return False
-    if not all(target.has(n) for n in names(claim)):
-        return False
-    return coverage(content_terms(claim), target) >= min_coverage
