@@ -390,7 +390,7 @@ def hard_failures(
     names = [n for n in claim.missing_names(passages or units) if n not in claim.speakers]
     if names:
         out.append("name not in the passage: " + ", ".join(n.word for n in names))
-    speakers = [n for n in claim.speakers if not _has_name(units[0], n)]
+    speakers = [n for n in claim.speakers if not any(_has_name(u, n) for u in _speaking_units(claim, n, units))]
     if speakers:
         out.append("the passage does not attribute it to " + " ".join(n.word for n in speakers))
     if claim.negated and not any(u.has_negation or u.denies for u in units):
@@ -402,6 +402,20 @@ def hard_failures(
     if claim.confirms and not claim.negated and any(u.denies and not u.confirms for u in units[:1]):
         out.append("the passage reports a denial, not a confirmation")
     return out
+
+
+def _speaking_units(claim: ClaimFacts, speaker: Name, units: Sequence[UnitFacts]) -> list[UnitFacts]:
+    """The units that must name `speaker`: the primary quote, and any unit holding the first word of
+    what the speaker is said to say ("Anna Berg said the decision ..." in a second quote is hers)."""
+    names = {n.stem for n in claim.names} | {n.word for n in claim.names}
+    stems = [stem for stem, _ in claim.sequence]
+    at = next((i for i, stem in enumerate(stems) if stem in (speaker.stem, speaker.word)), None)
+    if at is None:
+        return list(units[:1])
+    after = [w for w in stems[at + 1 :] if w not in names]
+    before = [w for w in reversed(stems[:at]) if w not in names]
+    said = (after or before)[:1]
+    return [units[0], *(u for u in units[1:] if said and said[0] in u.stems)]
 
 
 def soft_features(claim: ClaimFacts, units: Sequence[UnitFacts], context: frozenset[str]) -> list[float]:

@@ -95,12 +95,6 @@ def test_two_sentences_joined_by_and_are_kept() -> None:
     assert len(j.quotes) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the speaker of an attribution is sought in the primary quote only: the join is removed with "
-    "'the passage does not attribute it to anna berg', though the second quote ('Councillor Anna Berg said "
-    "...') backs the clause that names her",
-)
 def test_two_sentences_joined_where_the_second_clause_opens_with_a_name_are_kept() -> None:
     text = (
         "The city council voted on Tuesday to close two public swimming pools. "
