@@ -109,15 +109,15 @@ def make_data(root: Path) -> Path:
 
 
 # Two summaries of one source: one faithful, one with an unwanted (distorted) number.
-_FB_SOURCE = "Poseidon grossed $181,674,817 at the worldwide box office on a budget of $160 million."
+_FB_SOURCE = "The film Harbour Lights earned $52,310,400 in cinemas on a budget of $30 million."
 _FB_DETECTORS = {"gpt_4o": 1, "gpt-4-turbo": 0, "hhem-2.1": 0.7}
 FAITHBENCH = [
     {"id": "f1", "split": "test", "summarizer": "Qwen/Qwen2.5-7B-Instruct", "source": _FB_SOURCE,
-     "summary": "Poseidon grossed over $181 million worldwide on a budget of $160 million.",
+     "summary": "Harbour Lights earned over $52 million in cinemas on a budget of $30 million.",
      "annotations": [], "detectors": _FB_DETECTORS},
     {"id": "f2", "split": "test", "summarizer": "openai/gpt-4o", "source": _FB_SOURCE,
-     "summary": "Poseidon grossed $281 million worldwide.",
-     "annotations": [{"label": ["Unwanted", "Unwanted.Intrinsic"], "span": "$281 million", "start": 17, "end": 29}],
+     "summary": "Harbour Lights earned $92 million in cinemas.",
+     "annotations": [{"label": ["Unwanted", "Unwanted.Intrinsic"], "span": "$92 million", "start": 22, "end": 33}],
      "detectors": _FB_DETECTORS},
 ]  # fmt: skip
 
