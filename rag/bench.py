@@ -127,23 +127,20 @@ def checking_rows(data: Path, repeats: int = 3) -> list[tuple[str, str]]:
     `CitationChecker` against its source (cutting the source into quote units included), `repeats`
     times; the target is at most 25 ms a sentence."""
     from rag.answer import CitationChecker
-    from rag.eval.faithbench import path_of
+    from rag.eval.faithbench import path_of, source_passage, split_samples
     from rag.ingest.chunk import split_sentences
-    from rag.types import Passage, ScoredPassage
+    from rag.types import ScoredPassage
 
-    path = path_of(data)
-    if not path.exists():
-        return [("citation checking", f"skipped: no {path}")]
-    samples = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    samples = [s for s in samples if s["split"] == "test"]
+    if not path_of(data).exists():
+        return [("citation checking", f"skipped: no {path_of(data)}")]
+    samples = split_samples(data, "test")
     per_run: list[float] = []
     each: list[float] = []
     for _ in range(repeats):
         total, n = 0.0, 0
         for s in samples:
             t0 = time.perf_counter()
-            p = Passage(id=s["id"], article_id=s["id"], text=s["source"], start=0, end=len(s["source"]))
-            checker = CitationChecker([ScoredPassage(p, 1.0)])
+            checker = CitationChecker([ScoredPassage(source_passage(s), 1.0)])
             for span in split_sentences(s["summary"]):
                 t1 = time.perf_counter()
                 checker.check(s["summary"][span.start : span.end] + " [1]")

@@ -57,11 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=BACKENDS, help="answer backend (default: settings, 'auto')")
     p.add_argument("--top-k", type=int, help="passages to read (default: settings, 8)")
     p.add_argument("--json", action="store_true", help="print one JSON object (stable shape for scripts)")
-    p.add_argument("--source", action="append", help="only articles from this outlet (part of its name; repeatable)")
-    p.add_argument("--lang", action="append", help="only articles in this language (ISO 639-1: en, sv, uk; repeatable)")
-    p.add_argument("--since", help="only articles published on or after this day (YYYY-MM-DD, YYYY-MM or YYYY)")
-    p.add_argument("--until", help="only articles published on or before this day (YYYY-MM-DD, YYYY-MM or YYYY)")
-    p.add_argument("--path", action="append", help="only articles from this file or folder (repeatable)")
+    _filter_options(p)
 
     p = sub.add_parser("check", help="fact-check a text: each sentence's verdict and the quotes behind it")
     _common(p)
@@ -119,11 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _filter_options(p: argparse.ArgumentParser) -> None:
+    """The article filters `ask` and `check` share (read back by `_filters`)."""
     p.add_argument("--source", action="append", help="only articles from this outlet (part of its name; repeatable)")
     p.add_argument("--lang", action="append", help="only articles in this language (ISO 639-1: en, sv, uk; repeatable)")
     p.add_argument("--since", help="only articles published on or after this day (YYYY-MM-DD, YYYY-MM or YYYY)")
     p.add_argument("--until", help="only articles published on or before this day (YYYY-MM-DD, YYYY-MM or YYYY)")
     p.add_argument("--path", action="append", help="only articles from this file or folder (repeatable)")
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    return Filters.parse(args.source, args.lang, args.since, args.until, args.path)
 
 
 def render_check(results: Sequence[CheckedSentence]) -> str:
@@ -228,7 +229,7 @@ def _run(args: argparse.Namespace) -> int:
         return 1 if report.failed and not report.removed else 0
     if args.command == "ask":
         idx = _open(args)
-        filters = Filters.parse(args.source, args.lang, args.since, args.until, args.path)
+        filters = _filters(args)
         if args.json:
             print(
                 json.dumps(
@@ -292,7 +293,7 @@ def _check(args: argparse.Namespace) -> int:
     from rag.check import BadCheckInput, check_text, read_passages, read_text
 
     text = read_text(sys.stdin.buffer, "stdin") if args.file == "-" else read_text(args.file)
-    filters = Filters.parse(args.source, args.lang, args.since, args.until, args.path)
+    filters = _filters(args)
     by: Literal["id", "path"] = "id" if args.against else "path"
     if args.against:
         if filters:

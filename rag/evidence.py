@@ -41,7 +41,7 @@ from rag.keyword import fold
 from rag.languages import question_language
 from rag.support import TermSet, content_terms
 from rag.support import names as capitalised_names
-from rag.support_checks import _SPEECH, UnitFacts, _stemmer
+from rag.support_checks import SAYING, UnitFacts, stemmer_for
 from rag.types import Passage, ScoredPassage
 from rag.untrusted import is_instruction
 from rag.variants import Variants
@@ -156,7 +156,7 @@ GENERIC = frozenset({
     "hände", "händer", "händelser", "senaste", "nytt", "gör", "gjort",
 })
 # Words of saying, in questions and in sentences (rag.support_checks' list and a few more).
-SPEECH_WORDS = _SPEECH | frozenset({
+SPEECH_WORDS = SAYING | frozenset({
     "sa", "konstaterar", "menar", "hävdar", "påstår", "demanded", "declared", "urged", "admitted", "denied",
 })
 # fmt: on
@@ -172,7 +172,7 @@ def question_terms(question: str, known: Callable[[str], bool]) -> QuestionTerms
     """The terms of `question`; `known(term)`: does the folded word occur in some indexed article."""
     language = question_language(question)
     language = language if language != "und" else detect_language(question)
-    stemmer = _stemmer(language)
+    stemmer = stemmer_for(language)
     wanted = set(content_terms(question))
     capitalised = set(capitalised_names(question))
     spans = _variants().find(question, any_case=True)

@@ -21,11 +21,14 @@ For a sentence and its cited passages:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import combinations
 from typing import Literal
 
+from rag.evidence import quotations
+from rag.ingest.chunk import split_sentences
 from rag.ingest.clean import detect_language
 from rag.support_checks import ClaimFacts, UnitFacts, hard_failures, is_lead_in, soft_features, stitched
 from rag.types import Passage
@@ -120,9 +123,6 @@ class QuoteUnit:
 def quote_units(passage: Passage, index: int = 0, language: str | None = None) -> list[QuoteUnit]:
     """The units of one passage (`index`: its position among the passages judged against), stemmed in
     `language` (default: the passage's)."""
-    from rag.evidence import quotations
-    from rag.ingest.chunk import split_sentences
-
     spans = quotations(passage.text, split_sentences(passage.text, offset=passage.start), passage.start)
     units = []
     for s in spans:
@@ -253,7 +253,5 @@ def _earns_its_place(claim: ClaimFacts, facts: Sequence[UnitFacts], i: int) -> b
 
 
 def calibrated_score(features: Sequence[float]) -> float:
-    import math
-
     z = INTERCEPT + sum(w * x for w, x in zip(WEIGHTS, features, strict=True))
     return 1.0 / (1.0 + math.exp(-z))

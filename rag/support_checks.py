@@ -49,7 +49,7 @@ _STOP = set().union(*FUNCTION_WORDS.values()) | set(_MORE_STOP.split())
 # fmt: on
 # Words of saying and reporting: they say who speaks, not what is claimed.
 # fmt: off
-_SPEECH = frozenset({
+SAYING = frozenset({  # public: rag.evidence reads questions with it
     "said", "says", "say", "claimed", "claims", "claim", "told", "tells", "stated", "states", "wrote", "writes",
     "added", "adds", "argued", "argues", "reported", "reports", "announced", "announces", "noted", "notes",
     "insisted", "insists", "warned", "warns", "alleged", "alleges", "asserted", "asserts", "according",
@@ -82,7 +82,7 @@ _STEMMER_OF = {
 
 
 @functools.cache
-def _stemmer(language: str) -> Stemmer.Stemmer:
+def stemmer_for(language: str) -> Stemmer.Stemmer:
     name = _STEMMER_OF.get(language, "english")
     return Stemmer.Stemmer(name if name in Stemmer.algorithms() else "english")
 
@@ -93,7 +93,7 @@ def _variants() -> Variants:
 
 
 def _speech(word: str) -> bool:
-    return word in _SPEECH
+    return word in SAYING
 
 
 def _negation(word: str) -> bool:
@@ -122,10 +122,7 @@ class UnitFacts:
 
     @classmethod
     def of(cls, text: str, language: str | None = None) -> UnitFacts:
-        tokens = [m.group(0) for m in _WORD.finditer(_NUMBER_SIGN.sub("nr", text))]
-        stemmer = _stemmer(language or detect_language(text))
-        lowered = [t.lower() for t in tokens]
-        stems = [fold(s) for s in stemmer.stemWords(lowered)]
+        tokens, lowered, stems = _words(text, stemmer_for(language or detect_language(text)))
         content = [s for s, w in zip(stems, lowered, strict=True) if w not in _STOP and not w.isdigit()]
         negated: set[str] = set()
         for i, w in enumerate(lowered):
@@ -179,7 +176,6 @@ class ClaimFacts:
     negated: bool
     denies: bool
     confirms: bool
-    facts: UnitFacts
 
     @classmethod
     def of(cls, text: str, language: str | None = None) -> ClaimFacts:
@@ -187,10 +183,8 @@ class ClaimFacts:
         detected = detect_language(text)
         language = language if detected == "und" and language else detected
         facts = UnitFacts.of(text, language)
-        stemmer = _stemmer(language)
-        tokens = [m.group(0) for m in _WORD.finditer(_NUMBER_SIGN.sub("nr", text))]
-        lowered = [t.lower() for t in tokens]
-        stems = [fold(s) for s in stemmer.stemWords(lowered)]
+        stemmer = stemmer_for(language)
+        tokens, lowered, stems = _words(text, stemmer)
         content = [
             s for s, w in zip(stems, lowered, strict=True) if w not in _STOP and not w.isdigit() and not _speech(w)
         ]
@@ -211,11 +205,10 @@ class ClaimFacts:
             names=tuple(names),
             speakers=tuple(n for n in names if n.word in _speaker_words(tokens)),
             first=_first_word(tokens, names, stemmer),
-            numbers=tuple(quantities(text)),
+            numbers=facts.numbers,
             negated=any(_negation(w) for w in lowered),
             denies=facts.denies,
             confirms=facts.confirms,
-            facts=facts,
         )
 
     @property
@@ -289,9 +282,16 @@ def _openers(text: str) -> set[str]:
     out = set()
     for m in re.finditer(r"(?:^|[:(\[\"“«—]\s*)([^\W\d_]+)(?=(\W*)(\S*))", text):
         follows = m.group(3).lower().strip(".,;:!?")
-        if m.group(2).strip() or not (m.group(3)[:1].isupper() or follows in _SPEECH):
+        if m.group(2).strip() or not (m.group(3)[:1].isupper() or follows in SAYING):
             out.add(fold(m.group(1)))
     return out
+
+
+def _words(text: str, stemmer: Stemmer.Stemmer) -> tuple[list[str], list[str], list[str]]:
+    """The words of `text` as written, lower-cased, and stemmed and folded ("No. 1" is no negation)."""
+    tokens = [m.group(0) for m in _WORD.finditer(_NUMBER_SIGN.sub("nr", text))]
+    lowered = [t.lower() for t in tokens]
+    return tokens, lowered, [fold(s) for s in stemmer.stemWords(lowered)]
 
 
 def _first_word(tokens: Sequence[str], names: Sequence[Name], stemmer: Stemmer.Stemmer) -> Name | None:
@@ -366,7 +366,7 @@ def _speaker_words(tokens: Sequence[str]) -> set[str]:
         w = t.lower()
         if w == "according" and i + 1 < len(tokens) and tokens[i + 1].lower() == "to":
             out.update(fold(x) for x in tokens[i + 2 : i + 5] if x[:1].isupper())
-        elif w in _SPEECH and w != "according":
+        elif w in SAYING and w != "according":
             j = i - 1
             while j >= 0 and tokens[j][:1].isupper() and i - j <= 3:
                 out.add(fold(tokens[j]))

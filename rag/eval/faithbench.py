@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.answer import CitationChecker
-from rag.eval.common import format_table, read_jsonl
+from rag.eval.common import format_table, split_questions
 from rag.ingest.chunk import split_sentences
 from rag.judgement import MIN_COVERAGE, Judgement
 from rag.support_checks import is_lead_in
@@ -58,12 +58,20 @@ def sentence_label(start: int, end: int, annotations: Sequence[dict[str, Any]]) 
     return "unwanted" if any(_unwanted(a) for a in over) else "other"
 
 
+def source_passage(sample: dict[str, Any]) -> Passage:
+    """A sample's source as the one passage its summary cites (FaithBench's sources are English)."""
+    text = sample["source"]
+    return Passage(id=sample["id"], article_id=sample["id"], text=text, start=0, end=len(text), language="en")
+
+
+def split_samples(folder: Path, split: str) -> list[dict[str, Any]]:
+    return split_questions(path_of(folder), split)
+
+
 def judge_samples(samples: Iterable[dict[str, Any]]) -> list[JudgedSentence]:
     out = []
     for s in samples:
-        source = s["source"]
-        passage = Passage(id=s["id"], article_id=s["id"], text=source, start=0, end=len(source), language="en")
-        checker = CitationChecker([ScoredPassage(passage, 1.0)])
+        checker = CitationChecker([ScoredPassage(source_passage(s), 1.0)])
         for span in split_sentences(s["summary"]):
             text = s["summary"][span.start : span.end]
             assessed = checker.assess(f"{text} [1]")
@@ -139,7 +147,7 @@ def summary_rows(samples: Sequence[dict[str, Any]], judged: Sequence[JudgedSente
 
 
 def eval_faithbench(folder: Path, split: str) -> dict[str, Any]:
-    samples = [s for s in read_jsonl(path_of(folder)) if s["split"] == split]
+    samples = split_samples(folder, split)
     t0 = time.perf_counter()
     judged = judge_samples(samples)
     seconds = time.perf_counter() - t0
@@ -253,7 +261,7 @@ def curve(
 
 
 def tune(folder: Path) -> dict[str, Any]:
-    samples = [s for s in read_jsonl(path_of(folder)) if s["split"] == "dev"]
+    samples = split_samples(folder, "dev")
     judged = judge_samples(samples)
     wrong = judge_samples(with_other_sources(samples))
     train = [j for j in judged if j.label != "other"] + wrong
