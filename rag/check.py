@@ -25,6 +25,9 @@ from rag.judgement import VERDICTS, Judgement, QuotedSpan, SupportJudge, Verdict
 from rag.types import Passage
 
 MAX_CHECK_CHARS = 100_000  # a long feature article is ~30,000; more is a dump, not a text to check
+# The longest sentence judged: news sentences run to ~300 characters; one of 2,000 is a text without
+# full stops (a table, a transcript), whose "verdict" would say nothing about any of its claims.
+MAX_SENTENCE_CHARS = 2_000
 # UTF-8 needs at most 4 bytes a character: reading more than this can only end in "too long".
 MAX_CHECK_BYTES = 4 * MAX_CHECK_CHARS + 4
 # Control characters (Unicode category Cc) other than whitespace, and unpaired surrogates (only reachable
@@ -99,8 +102,19 @@ def read_text(source: str | Path | BinaryIO, what: str | None = None) -> str:
 
 
 def sentences_of(text: str) -> list[str]:
-    """The sentences to judge: the text's sentences (rag.ingest.chunk), those without a word left out."""
-    return [s for s in (text[sp.start : sp.end] for sp in split_sentences(text)) if _HAS_WORD.search(s)]
+    """The sentences to judge: the text's sentences (rag.ingest.chunk), those without a word left out.
+    A sentence longer than MAX_SENTENCE_CHARS is a BadCheckInput naming where it starts."""
+    out: list[str] = []
+    for sp in split_sentences(text):
+        sentence = text[sp.start : sp.end]
+        if len(sentence) > MAX_SENTENCE_CHARS:
+            raise BadCheckInput(
+                f"sentence {len(out) + 1} (at character {sp.start:,}) has {len(sentence):,} characters; a sentence "
+                f"to check has at most {MAX_SENTENCE_CHARS:,}: add the full stops the text is missing"
+            )
+        if _HAS_WORD.search(sentence):
+            out.append(sentence)
+    return out
 
 
 def as_passages(passages: Iterable[Passage | Mapping[str, Any]]) -> list[Passage]:

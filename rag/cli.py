@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip files matching (repeatable)")
     p.add_argument("--prune", action="store_true", help="also remove articles whose files are gone")
     p.add_argument(
+        "--follow-links",
+        action="store_true",
+        help="read symbolic links whose target is outside the folder (skipped with a note otherwise)",
+    )
+    p.add_argument(
         "--stdin-name", default=None, help="name for text read from '-' (default: a hash; its suffix sets the format)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -215,6 +220,7 @@ def _run(args: argparse.Namespace) -> int:
             exclude=args.exclude,
             prune=args.prune,
             stdin=stdin,
+            follow_links=args.follow_links,
         )
         print(report.summary())
         usable = report.new or report.updated or report.unchanged or report.duplicates or report.removed

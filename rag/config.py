@@ -59,6 +59,24 @@ class IngestSettings(_Section):
     max_records_file_mb: float = Field(
         2000.0, gt=0, description="Largest JSON / JSON Lines export read (streamed record by record)."
     )
+    max_article_chars: int = Field(
+        1_000_000,
+        ge=1_000,
+        description="Longest article text read from one file or record (a long feature is ~30,000; a book ~1,000,000).",
+    )
+    max_json_depth: int = Field(64, ge=2, description="Deepest nesting of arrays and objects in a JSON record.")
+    max_html_depth: int = Field(
+        200,
+        ge=16,
+        le=255,
+        description="Deepest nesting of HTML elements (real pages stay under ~60; the HTML parser drops whatever "
+        "lies deeper than 256, so such a page is refused rather than read in part).",
+    )
+    max_office_mb: float = Field(
+        200.0, gt=0, description="Largest decompressed size of a .docx (a zip): more is a zip bomb, not an article."
+    )
+    max_pdf_pages: int = Field(2_000, ge=1, description="Most pages read from one PDF.")
+    max_pdf_seconds: float = Field(120.0, gt=0, description="Longest time spent extracting the text of one PDF.")
     near_duplicate_threshold: float = Field(
         0.8,
         ge=0.0,

@@ -30,6 +30,8 @@ from rag.errors import RagError
 from rag.ingest.boilerplate import LineStats
 from rag.ingest.chunk import chunk_article
 from rag.ingest.clean import CLEANER_VERSION, clean_document
+from rag.ingest.formats import decode_with_bom
+from rag.ingest.guard import guarded
 from rag.ingest.ledger import Ledger, Location
 from rag.ingest.load import SUPPORTED_SUFFIXES, RawDocument, byte_limit, find_files, parse_file, read_bytes
 from rag.ingest.neardup import NearDuplicates, from_bytes, signature, to_bytes
@@ -154,7 +156,10 @@ class _Ingest:
         if old and old.sha256 == sha and not force:
             self.report.unchanged.append(location)
             return
-        article = replace(clean_document(doc, self.lines, self.settings.ingest.boilerplate_min_repeats), path=location)
+        article = guarded(location, "cleaning", lambda: self._clean(doc, location))
+        if isinstance(article, FileProblem):
+            self.report.failed.append(article)
+            return
         if not article.text:
             self.report.failed.append(FileProblem(location, "no article text left after cleaning"))
             return
@@ -186,14 +191,25 @@ class _Ingest:
             near = replace(described, article_id=match.article_id, kind="near", similarity=match.similarity)
             self._duplicate(near, old)
             return
+        chunk = self.settings.chunk
+        passages = guarded(
+            location,
+            "splitting into passages",
+            lambda: chunk_article(article, chunk.max_chars, chunk.overlap_sentences),
+        )
+        if isinstance(passages, FileProblem):
+            self.report.failed.append(passages)
+            return
         (self.report.updated if old else self.report.new).append(location)
-        passages = chunk_article(article, self.settings.chunk.max_chars, self.settings.chunk.overlap_sentences)
         self.near.add(article.id, sig)
         self.pending[article.id] = _Pending(article, path, sha, to_bytes(sig), passages[-1].id, old)
         self.batch.extend(passages)
         while len(self.batch) >= self.settings.embed.batch_size:
             self._flush(self.batch[: self.settings.embed.batch_size])
             self.batch = self.batch[self.settings.embed.batch_size :]
+
+    def _clean(self, doc: RawDocument, location: str) -> Article:
+        return replace(clean_document(doc, self.lines, self.settings.ingest.boilerplate_min_repeats), path=location)
 
     def _duplicate(self, loc: Location, old: Location | None) -> None:
         self.report.duplicates.append(Duplicate(loc.location, self.stored_location(loc.article_id), loc.similarity))
@@ -329,16 +345,18 @@ def ingest_paths(
     exclude: Sequence[str] = (),
     prune: bool = False,
     stdin: tuple[str, bytes] | None = None,
+    follow_links: bool = False,
 ) -> IngestReport:
     """Add new and changed articles under `paths`; a bad file is reported and skipped, never fatal.
 
     `stdin`: (name, bytes) of text piped in, stored under the location `stdin:NAME`.
     `prune`: also remove the articles of files that no longer exist.
+    `follow_links`: also read symbolic links whose target is outside the folder given.
     """
     started = time.perf_counter()
     report = IngestReport()
     with _run(store, embedder, settings, report) as run:
-        found = list(find_files(paths, include=include, exclude=exclude)) if paths else []
+        found = list(find_files(paths, include=include, exclude=exclude, follow_links=follow_links)) if paths else []
         files = [f for f in found if isinstance(f, Path)]
         report.failed.extend(f for f in found if isinstance(f, FileProblem))
         report.files = len(files) + (1 if stdin else 0)
@@ -361,7 +379,7 @@ def ingest_paths(
                     report.failed.append(raw)
                     run.problem_files.add(path)
                 else:
-                    _ingest_file(run, path, raw)
+                    _ingest_file(run, path, raw, file)
                 run.files_done += 1
             if stdin:
                 name, raw = stdin
@@ -427,18 +445,33 @@ def _changed_files(files: list[Path], run: _Ingest, report: IngestReport) -> lis
             continue
         changed.append((file, path, len(raw)))
         if file.suffix.lower() in _TEXT_SUFFIXES:
-            run.lines.observe(raw.decode("utf-8", errors="replace"))
+            run.lines.observe(_text_of(raw))
     return changed
 
 
-def _ingest_file(run: _Ingest, path: str, raw: bytes) -> None:
+def _text_of(raw: bytes) -> str:
+    """A plain-text file's lines for the boilerplate statistics (UTF-16 / UTF-32 with a BOM decoded)."""
+    try:
+        marked = decode_with_bom(raw)
+    except UnicodeDecodeError:
+        marked = None
+    return marked[0] if marked else raw.decode("utf-8", errors="replace")
+
+
+def _ingest_file(run: _Ingest, path: str, raw: bytes, found: Path | None = None) -> None:
+    """One file's (or stdin's) articles into the run. `found` is the file as it was found, whose name
+    sets the format: `path` is its resolved path, which for a followed link may have no suffix."""
     known = run.ledger.file_hash(path)
     force = known is not None and known[1] != CLEANER_VERSION
     seen: dict[str, str] = {}  # location -> where in the file
     failed_before, consumed = len(run.report.failed), 0
     source = Path(path.removeprefix(STDIN_PREFIX))
+    if found is not None and found.suffix.lower() != source.suffix.lower():
+        source = found  # a followed link to a file named otherwise: read it as its link says
     for doc in parse_file(source, raw, run.settings.ingest):
         if isinstance(doc, FileProblem):
+            if path.startswith(STDIN_PREFIX):  # the reader saw only the name; the user knows it as stdin:NAME
+                doc = replace(doc, path=STDIN_PREFIX + doc.path)
             run.report.failed.append(doc)
             continue
         location = f"{path}#{doc.key}" if doc.key else path

@@ -14,7 +14,7 @@ from llama_index.core.llms import LLM
 
 from rag.answer import abstention, extractive_answer, generate_verified, passages_for_model, source_note
 from rag.chat import Chat
-from rag.check import CheckedSentence, sentences_of, validate_text
+from rag.check import CheckedSentence, sentences_of, text_problem, validate_text
 from rag.config import Settings
 from rag.embed import Embedder, LazyEmbedder
 from rag.errors import BackendUnavailable, BadQuestion, NoArticles, RagError
@@ -110,11 +110,13 @@ class Index:
         exclude: Sequence[str] = (),
         prune: bool = False,
         stdin: tuple[str, bytes] | None = None,
+        follow_links: bool = False,
     ) -> IngestReport:
         """Add the articles in files and folders (recursive); returns what happened to each input.
 
         `include`/`exclude`: glob patterns on paths inside the folders (e.g. "*.html", "drafts/*").
         `prune`: also remove articles whose files are gone. `stdin`: (name, bytes) of piped-in text.
+        `follow_links`: read symbolic links whose target lies outside the folder (skipped otherwise).
         """
         return ingest_paths(
             paths,
@@ -126,6 +128,7 @@ class Index:
             exclude=exclude,
             prune=prune,
             stdin=stdin,
+            follow_links=follow_links,
         )
 
     def remove(self, *targets: str | Path) -> IngestReport:
@@ -158,7 +161,12 @@ class Index:
 
     # --- ask ------------------------------------------------------------------------------------
     def validate_question(self, question: str) -> str:
+        if question is not None and not isinstance(question, str):
+            raise BadQuestion(f"the question must be text, not {type(question).__name__}")
         q = (question or "").strip()
+        problem = text_problem(q)
+        if problem:  # a NUL, another control character, an unpaired surrogate: pasted binary or broken text
+            raise BadQuestion(f"the question cannot be used: {problem}")
         if not q:
             raise BadQuestion("the question is empty")
         if len(q) > self.settings.max_question_chars:

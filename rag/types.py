@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -214,7 +215,17 @@ class FileProblem:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
+        return f"{display_path(self.path)}: {self.reason}"
+
+
+def display_path(path: str) -> str:
+    """A path as one printable line: bytes that are not UTF-8 (kept by Python as surrogate escapes) as
+    \\xNN, and control characters such as a newline in a file name as escapes."""
+    if any("\ud800" <= c <= "\udfff" for c in path):
+        path = os.fsencode(path).decode("utf-8", "backslashreplace")
+    if path.isprintable():
+        return path
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in path)
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,21 @@
 Contract with cleaning: every `RawDocument.text` is plain text, never markup. Extracted formats (HTML,
 PDF, DOCX) give one paragraph per line, a blank line at most between pages; .txt / .md files and
 JSON records come as written. `kind` only records where the text came from. Metadata the file carries
-is in `meta`. Each parser returns a `FileProblem` with a one-line reason instead of raising.
+is in `meta`. Each parser returns a `FileProblem` with a one-line reason instead of raising, and
+enforces the per-file limits of `IngestSettings` a hostile file could otherwise dodge (JSON and HTML
+nesting, a .docx's decompressed size, PDF pages and time); `rag.ingest.guard` catches what slips through.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import json
 import logging
 import re
+import time
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import charset_normalizer
 
-from rag.config import JsonFields
+from rag.config import IngestSettings, JsonFields
 from rag.ingest.metadata import parse_date
 from rag.types import FileProblem
 
@@ -85,10 +90,37 @@ def _meta(**values: str | None) -> dict[str, str]:
     return {k: " ".join(v.split()) for k, v in values.items() if v and v.strip()}
 
 
+_DEFAULTS = IngestSettings()
+
 # --- plain text ---------------------------------------------------------------------------------------
+
+# Windows tools save "Unicode" text as UTF-16 with a byte-order mark. UTF-32's marks come first: the
+# little-endian one starts with UTF-16 LE's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
+)
+
+
+def decode_with_bom(raw: bytes) -> tuple[str, str] | None:
+    """(text, encoding name) of UTF-16 / UTF-32 bytes that start with their byte-order mark, else None.
+    Raises UnicodeDecodeError when the bytes after the mark are not valid in that encoding."""
+    for bom, codec, name in _BOMS:
+        if raw.startswith(bom):
+            return raw[len(bom) :].decode(codec), name
+    return None
 
 
 def _decode_utf8(path: Path, raw: bytes) -> str | FileProblem:
+    """UTF-8 text (BOM allowed), or UTF-16 / UTF-32 text with its BOM; anything else is a problem."""
+    try:
+        marked = decode_with_bom(raw)
+    except UnicodeDecodeError as e:
+        return _problem(path, f"invalid {e.encoding.upper()[:6]} text after its byte-order mark (at byte {e.start})")
+    if marked is not None:
+        return marked[0]
     if b"\x00" in raw[:8192]:
         return _problem(path, "binary file (contains NUL bytes), not text")
     try:
@@ -97,8 +129,8 @@ def _decode_utf8(path: Path, raw: bytes) -> str | FileProblem:
         return _problem(path, f"invalid UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start})")
 
 
-def parse_text(path: Path, raw: bytes) -> Parsed:
-    """A .txt or .md file: UTF-8 text as it is (byte-order mark removed)."""
+def parse_text(path: Path, raw: bytes, limits: IngestSettings = _DEFAULTS) -> Parsed:
+    """A .txt or .md file: UTF-8 (or BOM-marked UTF-16 / UTF-32) text as it is, byte-order mark removed."""
     text = _decode_utf8(path, raw)
     if isinstance(text, FileProblem):
         return text
@@ -120,6 +152,12 @@ _WORD = re.compile(r"\w+")
 def _decode_html(raw: bytes) -> str | None:
     """UTF-8, else the charset the page declares, else charset-normalizer's best guess (None: not text)."""
     try:
+        marked = decode_with_bom(raw)
+        if marked is not None:
+            return marked[0]
+    except UnicodeDecodeError:
+        return None
+    try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
@@ -133,8 +171,21 @@ def _decode_html(raw: bytes) -> str | None:
     return str(best) if best is not None else None
 
 
-def _main_text(html: str) -> Extracted | None:
-    """The article body by trafilatura; None when the page holds only navigation, links or markup."""
+def element_depth(tree: Any, limit: int) -> int:
+    """How deeply the elements of an lxml tree nest, counted without recursion, up to `limit + 1`."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        element, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        stack.extend((child, depth + 1) for child in element)
+    return deepest
+
+
+def _main_text(html: str, max_depth: int) -> Extracted | str | None:
+    """The article body by trafilatura; None when the page holds only navigation, links or markup; a
+    reason when the page is refused (nested deeper than `max_depth`: trafilatura's tree walks recurse)."""
     import trafilatura
     from trafilatura.settings import Document
 
@@ -143,6 +194,8 @@ def _main_text(html: str) -> Extracted | None:
         tree = trafilatura.load_html(f"<html><body>{html}</body></html>")
     if tree is None:
         return None
+    if element_depth(tree, max_depth) > max_depth:
+        return f"HTML elements nested more than {max_depth} levels deep (limit ingest.max_html_depth)"
     link_words = set(_WORD.findall(" ".join(tree.xpath("//a//text()")).lower()))
     # Precision first (fewer share bars, bylines, related links); the balanced mode keeps short pages.
     for precise in (True, False):
@@ -163,9 +216,9 @@ def _main_text(html: str) -> Extracted | None:
     return None
 
 
-def parse_html(path: Path, raw: bytes) -> Parsed:
+def parse_html(path: Path, raw: bytes, limits: IngestSettings = _DEFAULTS) -> Parsed:
     """An .html page: the article's paragraphs, one per line, with title, date, site, URL and author."""
-    if b"\x00" in raw[:8192]:
+    if b"\x00" in raw[:8192] and not raw.startswith(tuple(bom for bom, _, _ in _BOMS)):
         return _problem(path, "binary file (contains NUL bytes), not text")
     html = _decode_html(raw)
     if html is None:
@@ -173,7 +226,9 @@ def parse_html(path: Path, raw: bytes) -> Parsed:
     if not html.strip():
         return _problem(path, "empty file")
     with _quiet("trafilatura", "htmldate", "courlan"):
-        doc = _main_text(html)
+        doc = _main_text(html, limits.max_html_depth)
+    if isinstance(doc, str):
+        return _problem(path, doc)
     if doc is None:
         return _problem(path, "HTML has no article text (only navigation or markup)")
     meta = _meta(
@@ -248,7 +303,25 @@ def _pdf_meta(reader: PdfReader) -> dict[str, str]:
         return {}
 
 
-def parse_pdf(path: Path, raw: bytes) -> Parsed:
+def _pdf_pages(reader: PdfReader, limits: IngestSettings) -> list[str] | str:
+    """The text of each page, or why the PDF is refused: too many pages, or extraction too slow (checked
+    between pages, so one page can overrun it)."""
+    count = len(reader.pages)
+    if count > limits.max_pdf_pages:
+        return f"PDF has {count:,} pages (limit {limits.max_pdf_pages:,}; raise ingest.max_pdf_pages to read it)"
+    deadline = time.monotonic() + limits.max_pdf_seconds
+    pages = []
+    for number, page in enumerate(reader.pages, start=1):
+        if time.monotonic() > deadline:
+            return (
+                f"PDF text extraction took over {limits.max_pdf_seconds:g} s (stopped at page {number:,} of {count:,}; "
+                "raise ingest.max_pdf_seconds to read it)"
+            )
+        pages.append(page.extract_text())
+    return pages
+
+
+def parse_pdf(path: Path, raw: bytes, limits: IngestSettings = _DEFAULTS) -> Parsed:
     """A .pdf: its text layer (no OCR), reflowed into paragraphs, with the info's title, author and date."""
     from pypdf import PasswordType, PdfReader
 
@@ -257,7 +330,9 @@ def parse_pdf(path: Path, raw: bytes) -> Parsed:
             reader = PdfReader(io.BytesIO(raw))
             if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
                 return _problem(path, "PDF is encrypted")
-            pages = [page.extract_text() for page in reader.pages]
+            pages = _pdf_pages(reader, limits)
+            if isinstance(pages, str):
+                return _problem(path, pages)
             meta = _pdf_meta(reader)
     # pypdf raises many exception types on malformed files; to the user they all mean the same thing.
     except Exception as e:
@@ -271,10 +346,28 @@ def parse_pdf(path: Path, raw: bytes) -> Parsed:
 # --- DOCX -----------------------------------------------------------------------------------------------
 
 
-def parse_docx(path: Path, raw: bytes) -> Parsed:
+def _zip_problem(raw: bytes, limits: IngestSettings) -> str | None:
+    """Why a .docx's zip is refused before python-docx unpacks it: not a zip, or it decompresses to more
+    than the limit (a zip bomb). Sizes come from the zip's directory; a member that lies about its size
+    is cut off at the stated size when read, so it cannot grow past the check."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
+            total = sum(info.file_size for info in z.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as e:
+        return f"not a readable .docx (not a zip file: {_one_line(e)})"
+    limit = int(limits.max_office_mb * 1_000_000)
+    if total > limit:
+        return f".docx decompresses to {total:,} bytes (limit {limit:,}): a zip bomb, not a document"
+    return None
+
+
+def parse_docx(path: Path, raw: bytes, limits: IngestSettings = _DEFAULTS) -> Parsed:
     """A Word .docx: its non-empty paragraphs, one per line, with the core title, author and created date."""
     import docx
 
+    refused = _zip_problem(raw, limits)
+    if refused:
+        return _problem(path, refused)
     try:
         document = docx.Document(io.BytesIO(raw))
         paragraphs = [" ".join(p.text.split()) for p in document.paragraphs]
@@ -300,11 +393,30 @@ def _content_key(raw: bytes) -> str:
     return "sha-" + hashlib.sha256(raw).hexdigest()[:12]
 
 
-def _record(path: Path, record: Any, raw: bytes, key: str, where: str, fields: JsonFields) -> Parsed:
+def json_depth(value: Any, limit: int) -> int:
+    """How deeply arrays and objects nest in `value`, counted without recursion and only up to
+    `limit + 1` (a hostile record cannot make the count itself deep or slow)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if not isinstance(item, dict | list):
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _record(
+    path: Path, record: Any, raw: bytes, key: str, where: str, fields: JsonFields, max_depth: int = 64
+) -> Parsed:
     """One record object as a RawDocument; `where` ("line 5", "item 2", or "" for a whole file) names it."""
     at = f"{where}: " if where else ""
     if not isinstance(record, dict):
         return _problem(path, f"{at}not a JSON object")
+    if json_depth(record, max_depth) > max_depth:
+        return _problem(path, f"{at}nested more than {max_depth} levels deep (limit ingest.max_json_depth)")
     names = (fields.text, *(f for f in _TEXT_FALLBACKS if f != fields.text))
     text = next((record[name] for name in names if record.get(name) is not None), None)
     if text is None:
@@ -337,8 +449,13 @@ def _lines(raw: bytes) -> Iterator[tuple[int, bytes]]:
         start = end + 1
 
 
-def _json_problem(e: json.JSONDecodeError | UnicodeDecodeError, in_line: bool) -> str:
+_JSON_ERRORS = (json.JSONDecodeError, UnicodeDecodeError, RecursionError)
+
+
+def _json_problem(e: json.JSONDecodeError | UnicodeDecodeError | RecursionError, in_line: bool) -> str:
     """Where a JSON Lines line (columns) or a whole .json file (lines and columns) went wrong."""
+    if isinstance(e, RecursionError):  # Python's JSON parser recurses once per level of nesting
+        return "JSON nested too deeply to read (thousands of levels of arrays or objects)"
     if isinstance(e, UnicodeDecodeError):
         where = f"column {e.start + 1}" if in_line else f"offset {e.start}"
         return f"invalid UTF-8 (byte 0x{e.object[e.start]:02x} at {where})"
@@ -347,21 +464,34 @@ def _json_problem(e: json.JSONDecodeError | UnicodeDecodeError, in_line: bool) -
 
 
 def _load(blob: bytes) -> Any:
-    """Parse UTF-8 JSON; json.loads would guess UTF-16 or UTF-32 from bytes, which JSON files never are."""
+    """Parse UTF-8 JSON; json.loads would guess UTF-16 or UTF-32 from bytes, which JSON files never are
+    (a UTF-16 / UTF-32 file with its byte-order mark is made UTF-8 first, by `_as_utf8`)."""
     return json.loads(blob.decode("utf-8-sig"))
 
 
-def parse_jsonl(path: Path, raw: bytes, fields: JsonFields) -> Iterator[Parsed]:
+def _as_utf8(raw: bytes) -> bytes:
+    """A UTF-16 / UTF-32 export with its byte-order mark as UTF-8 (its lines split on b"\\n" only then);
+    other bytes as they are. Raises UnicodeDecodeError for bytes invalid after the mark."""
+    marked = decode_with_bom(raw)
+    return marked[0].encode("utf-8") if marked else raw
+
+
+def parse_jsonl(path: Path, raw: bytes, fields: JsonFields, limits: IngestSettings = _DEFAULTS) -> Iterator[Parsed]:
     """A JSON Lines export: one record per line (blank lines ignored); each bad line is its own problem."""
+    try:
+        raw = _as_utf8(raw)
+    except UnicodeDecodeError as e:
+        yield _problem(path, f"invalid {e.encoding.upper()[:6]} text after its byte-order mark (at byte {e.start})")
+        return
     for number, line in _lines(raw):
         if not line.strip():
             continue
         try:
             record = _load(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        except _JSON_ERRORS as e:
             yield _problem(path, f"line {number}: {_json_problem(e, in_line=True)}")
             continue
-        yield _record(path, record, line, _content_key(line), f"line {number}", fields)
+        yield _record(path, record, line, _content_key(line), f"line {number}", fields, limits.max_json_depth)
 
 
 def _record_list(data: Any) -> list[Any] | None:
@@ -375,28 +505,32 @@ def _record_list(data: Any) -> list[Any] | None:
     return None
 
 
-def parse_json(path: Path, raw: bytes, fields: JsonFields) -> Iterator[Parsed]:
+def parse_json(path: Path, raw: bytes, fields: JsonFields, limits: IngestSettings = _DEFAULTS) -> Iterator[Parsed]:
     """A .json file: a list of records, an object with a list under 'articles' etc., or one record."""
     try:
-        data = _load(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        data = _load(_as_utf8(raw))
+    except _JSON_ERRORS as e:
         yield _problem(path, _json_problem(e, in_line=False))
         return
     records = _record_list(data)
+    depth = limits.max_json_depth
     if records is None:
-        yield _record(path, data, raw, "", "", fields)
+        yield _record(path, data, raw, "", "", fields, depth)
         return
     if not records:
         yield _problem(path, "no records (empty list)")
     for number, record in enumerate(records, start=1):
+        if json_depth(record, depth) > depth:  # before json.dumps, which recurses as deep as the record
+            yield _problem(path, f"item {number}: nested more than {depth} levels deep (limit ingest.max_json_depth)")
+            continue
         # Canonical bytes per record: editing one record changes only that record's hash.
         blob = json.dumps(record, sort_keys=True, ensure_ascii=False).encode()
-        yield _record(path, record, blob, _content_key(blob), f"item {number}", fields)
+        yield _record(path, record, blob, _content_key(blob), f"item {number}", fields, depth)
 
 
 # --- dispatch -------------------------------------------------------------------------------------------
 
-ARTICLE_PARSERS: dict[str, Callable[[Path, bytes], Parsed]] = {
+ARTICLE_PARSERS: dict[str, Callable[[Path, bytes, IngestSettings], Parsed]] = {
     ".txt": parse_text,
     ".md": parse_text,
     ".html": parse_html,
@@ -404,7 +538,7 @@ ARTICLE_PARSERS: dict[str, Callable[[Path, bytes], Parsed]] = {
     ".pdf": parse_pdf,
     ".docx": parse_docx,
 }
-RECORD_PARSERS: dict[str, Callable[[Path, bytes, JsonFields], Iterator[Parsed]]] = {
+RECORD_PARSERS: dict[str, Callable[[Path, bytes, JsonFields, IngestSettings], Iterator[Parsed]]] = {
     ".json": parse_json,
     ".jsonl": parse_jsonl,
 }

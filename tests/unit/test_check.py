@@ -107,6 +107,13 @@ def test_bytes_must_be_utf8_text() -> None:
         decode_text(b"x" * (4 * MAX_CHECK_CHARS + 10))
 
 
+def test_a_sentence_longer_than_the_limit_is_refused_with_where_it_starts() -> None:
+    text = "Kyiv said so. " + "word " * 500 + "end."
+    with pytest.raises(BadCheckInput, match=r"sentence 2 \(at character 14\) has 2,504 characters"):
+        sentences_of(text)
+    assert len(sentences_of("Kyiv said so. " + "word " * 390 + "end.")) == 2
+
+
 def test_sentences_are_split_as_at_ingest_and_wordless_pieces_dropped() -> None:
     text = "Dr. Petrova spoke on Nov. 4. She said 1,600 remain!\n\n---\nWhat next? “Nothing,” he said."
     assert sentences_of(text) == [

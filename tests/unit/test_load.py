@@ -153,8 +153,46 @@ def test_symlinks_to_files_and_folders_are_followed_and_each_file_yielded_once(t
     news = tmp_path / "news"
     (news / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     (news / "x-again.txt").symlink_to(tmp_path / "elsewhere/x.txt")
-    found = list(find_files([news, news / "a.txt", tmp_path / "elsewhere"]))
+    found = list(find_files([news, news / "a.txt", tmp_path / "elsewhere"], follow_links=True))
     assert found == [news / "a.txt", news / "linked/deeper/y.md", news / "linked/x.txt"]
+
+
+def test_symlinks_inside_the_folder_are_followed(tmp_path: Path) -> None:
+    _tree(tmp_path, "news/2024/a.txt", "news/b.txt")
+    news = tmp_path / "news"
+    (news / "latest").symlink_to(news / "2024", target_is_directory=True)
+    (news / "c.txt").symlink_to(news / "b.txt")
+    assert list(find_files([news / "latest", news / "c.txt"])) == [news / "latest/a.txt", news / "c.txt"]
+    assert list(find_files([news])) == [news / "2024/a.txt", news / "b.txt"]  # each file once
+
+
+def test_symlinks_leaving_the_folder_are_skipped_with_the_reason(tmp_path: Path) -> None:
+    _tree(tmp_path, "elsewhere/x.txt", "news/a.txt")
+    news = tmp_path / "news"
+    (news / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (news / "notes.txt").symlink_to("/etc/shadow")
+    found = list(find_files([news]))
+    outside = "outside the folder being ingested; skipped (--follow-links reads it)"
+    assert found == [
+        news / "a.txt",
+        FileProblem(str(news / "linked"), f"symbolic link to {tmp_path.resolve() / 'elsewhere'}, {outside}"),
+        FileProblem(str(news / "notes.txt"), f"symbolic link to /etc/shadow, {outside}"),
+    ]
+    # Named directly, a link is what the user chose: it is read.
+    assert list(find_files([news / "notes.txt"])) == [news / "notes.txt"]
+
+
+def test_file_name_that_is_not_utf8_is_a_problem_and_a_newline_in_a_name_is_not(tmp_path: Path) -> None:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    os.close(os.open(os.fsencode(folder) + b"/bad\xff.txt", os.O_CREAT | os.O_WRONLY))
+    (folder / "two\nlines.txt").write_text("Text.")
+    found = list(find_files([folder]))
+    bad = next(f for f in found if isinstance(f, FileProblem))
+    assert bad.reason == "file name is not valid UTF-8; rename the file to index it"
+    assert str(bad).startswith(f"{folder}/bad\\xff.txt: ")  # printable: the byte shown as \xff
+    assert folder / "two\nlines.txt" in found
+    assert str(FileProblem(str(folder / "two\nlines.txt"), "x")) == f"{folder}/two\\nlines.txt: x"
 
 
 def test_broken_and_self_referring_symlinks_are_problems(tmp_path: Path) -> None:

@@ -276,6 +276,36 @@ def test_question_limits(seeded: Callable[..., Any]) -> None:
     assert idx.validate_question("Pokrovsk?") == "Pokrovsk?"
 
 
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ("Who holds\x00Pokrovsk?", "it looks binary (a NUL character at character 9)"),
+        ("Who \x1b[2J holds Pokrovsk?", "it has a control character U+001B at character 4"),
+        ("Who holds \ud83d Pokrovsk?", "it has an unpaired surrogate U+D83D at character 10"),
+    ],
+)
+def test_questions_with_control_characters_or_broken_text_are_refused(
+    seeded: Callable[..., Any], question: str, message: str
+) -> None:
+    idx = seeded()
+    with pytest.raises(BadQuestion, match=re.escape(f"the question cannot be used: {message}")):
+        idx.ask(question, backend="extractive")
+    assert idx.validate_question("Who holds\tPokrovsk?\n") == "Who holds\tPokrovsk?"  # whitespace is fine
+
+
+def test_cli_prints_a_bad_question_as_one_line(
+    seeded: Callable[..., Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag.cli import main
+
+    idx = seeded()
+    monkeypatch.setenv("RAG_EMBED__MODEL", "hashing")
+    for question in ("x" * 2500, "Who holds \ud83d Pokrovsk?"):
+        assert main(["ask", question, "--index", str(idx.settings.index), "--backend", "extractive"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("rag ask: error: the question ") and "\n" not in err
+
+
 def test_ask_on_an_empty_index_raises_no_articles(tmp_path: Path, make_index: MakeIndex) -> None:
     idx = make_index(tmp_path / "idx")
     with pytest.raises(NoArticles, match="rag ingest"):
