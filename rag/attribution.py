@@ -717,181 +717,250 @@ _Raw = tuple[str, int, int, str, int, int, int, int, str]
 
 def _claims_in(art: _Article) -> Iterator[_Raw]:
     """Raw attributions: (mention, m_start, m_end, cue, c_start, c_end, content_start, content_end, kind)."""
-    text = art.text
-    taken: list[tuple[int, int]] = []  # content spans already attributed
-
     for sent in art.sentences:
-        s_text = text[sent.start : sent.end]
-        last_speaker: tuple[str, int, int] | None = None
-        # "according to X"
-        for m in _ACCORDING.finditer(s_text):
-            if m.group(1).lower() == "per" and not re.match(r"[A-Z]", s_text[m.end() :]):
-                continue
-            phrase = _following_phrase(s_text[m.end() :], sent.start + m.end(), max_words=20, any_case=True)
-            if not phrase:
-                continue
-            cue_s, cue_e = sent.start + m.start(1), sent.start + m.end(1)
-            before = _trim(text, sent.start, cue_s)
-            following = _trim(text, phrase[2], sent.end)
-            cs, ce = before if before[1] - before[0] >= following[1] - following[0] else following
-            if ce - cs >= _MIN_CONTENT:
-                yield phrase[0], phrase[1], phrase[2], m.group(1), cue_s, cue_e, cs, ce, "according to"
-                taken.append((cs, ce))
-        # Headlines and transcripts: "Poll: Wealthy voters ...", "PENCE: Well, look, ...",
-        # "A lesson from Loretta Lynch: 'Be the voice ...'"
-        label = re.match(
-            r"[\"“]?\s*([A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,3}|[A-Z][^:.!?\"“”]{2,60}?(?=:\s*[\"“‘']))"
-            r"\s*:\s+(\S)",
-            s_text,
-        )
-        if label and label.group(1).lower() not in _NOT_SPEAKER_LABELS and not _CUE.search(label.group(1)):
-            m = label
-            label_s = sent.start + m.start(1)
-            quoted = art.quote_starting_near(sent.start + m.end(1) + 1)
-            if quoted:
-                cs, ce = quoted
-            else:
-                # A transcript turn runs to the end of its paragraph.
-                end = sent.end
-                if m.group(1).isupper():
-                    para = text.find("\n", sent.end)
-                    end = len(text) if para < 0 else para
-                cs, ce = _trim(text, sent.start + m.start(2), end)
-            if ce - cs >= _MIN_CONTENT:
-                yield (
-                    m.group(1),
-                    label_s,
-                    label_s + len(m.group(1)),
-                    ":",
-                    sent.start + m.end(1),
-                    sent.start + m.end(1) + 1,
-                    cs,
-                    ce,
-                    "colon",
-                )
-        # Reader quotes and embedded posts: '"...." ― Esther Tapia'
-        for m in re.finditer(r"[”\"]\s*[―—]\s*([A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,3})", s_text):
-            end_quote = art.quote_ending_near(sent.start + m.start() + 1)
-            if end_quote:
-                name_s = sent.start + m.start(1)
-                yield (m.group(1), name_s, name_s + len(m.group(1)), "―", name_s - 2, name_s - 1, *end_quote, "direct")
+        yield from _according_to(art, sent)
+        yield from _labelled(art, sent)
+        yield from _signed_quotes(art, sent)
+        yield from _cued(art, sent)
 
-        cues = {m.start(1): m for m in _CUE.finditer(s_text)}
-        for m in _THAT_VERB.finditer(s_text):
-            cues.setdefault(m.start(1), m)
-        for _, m in sorted(cues.items()):
-            cue = m.group(1)
-            lemma = _LEMMA_OF.get(cue.lower(), "")
-            cue_s, cue_e = sent.start + m.start(1), sent.start + m.end(1)
-            if (
-                lemma == "continue"
-                and not re.match(r"\s*[:,]?\s*[\"“‘']", text[cue_e : cue_e + 4])
-                and not re.search(r"[\"”’']\s*(?:\w+\s+){0,3}$", text[sent.start : cue_s])
-            ):
-                continue  # "continued" reports speech only next to a quotation
-            if art.in_quote(cue_s):
-                continue  # a cue word inside a quotation is quoted speech, not attribution
-            # The words before the cue, at most LEFT_WINDOW characters of them (a speaker is never further
-            # away, and every search below stays linear); parentheticals ("Sen. Lindsey Graham (R-S.C.)
-            # told") are blanked, keeping offsets.
-            left_start = max(sent.start, cue_s - LEFT_WINDOW)
-            left = re.sub(r"\([^()]{0,40}\)", lambda p: " " * len(p.group(0)), text[left_start:cue_s])
-            # Participle continuing the sentence's speaker: "..., adding that ..."
-            coordinated = re.search(r"\s(?:and|but)\s+" + _AUX + r"$", left) and lemma in _SPEECH
-            if (cue.lower() in _PARTICIPLES and re.search(r",\s*$", left)) or coordinated:
-                speaker = last_speaker
-                if speaker is None:
-                    lead = re.split(r"\s+(?:has|have|had|is|was|were|are|and|but)\b|\s+[a-z]+(?:ed|s)\b", left)[0]
-                    last_comma = lead.rfind(",")  # "Meanwhile, the Russian Defense Ministry"
-                    speaker = _speaker_phrase(lead[last_comma + 1 :], left_start + last_comma + 1)
-                if speaker:
-                    cs, ce = _content_after(art, cue_e, sent.end, lemma)
-                    if ce - cs >= _MIN_CONTENT:
-                        yield speaker[0], speaker[1], speaker[2], cue, cue_s, cue_e, cs, ce, "indirect"
-                        taken.append((cs, ce))
-                continue
-            stripped_left = re.sub(_AUX + r"$", "", left) if left.strip() else left
-            quote_before = art.quote_ending_near(cue_s)
-            # '"...," said Trump.' / '"...," Trump said.' / '..., said the governor.'
-            inverted = not stripped_left.strip() or re.search(r"[,\"”’']\s*$", stripped_left)
-            if inverted and not _name_with_appositive(left, left_start):
-                phrase = _following_phrase(text[cue_e : sent.end], cue_e)
-                if phrase and lemma in _SPEECH:
-                    qb = quote_before or art.quote_ending_near(len(text[:cue_s].rstrip(" ,")))
-                    if qb:
-                        cs, ce = qb
-                        kind = "direct"
-                    else:
-                        cs, ce = _trim(text, sent.start, cue_s)
-                        kind = "indirect"
-                    if ce - cs >= _MIN_CONTENT:
-                        yield phrase[0], phrase[1], phrase[2], cue, cue_s, cue_e, cs, ce, kind
-                        taken.append((cs, ce))
-                        last_speaker = phrase
-                    continue
-            # Subject before the cue.
-            head = re.split(r"[,;:()\"“”«»—–]|['‘’](?=\s|$)|(?<=\s)['‘’]", left)
-            tail = head[-1] if head else ""
-            tail_start = left_start + len(left) - len(tail)
-            phrase = _speaker_phrase(tail, tail_start)
-            relative = re.search(r",?\s*\b(who|which|that)\s+" + _AUX + r"$", left)
-            if phrase is None and relative:
-                # "reports from former parliamentarian Igor Mosiychuk, who claimed ...": the mention is
-                # "who" (as annotators mark it), the speaker the noun phrase it refers to.
-                antecedent = _noun_phrase_before(left[: relative.start()], left_start)
-                if antecedent:
-                    phrase = (relative.group(1), left_start + relative.start(1), left_start + relative.end(1))
-                    art.antecedents[phrase[1]] = antecedent[0]
-            if phrase is None and not tail.strip():
-                phrase = _name_with_appositive(left, left_start)
-            if phrase is None:
-                continue
-            phrase = (text[phrase[1] : phrase[2]], phrase[1], phrase[2])  # the article's words, not the blanked
-            trailing = re.search(r"(?:^|\s)(" + _AUX + r")$", left)
-            aux = (trailing.group(1) if trailing else "").lower().split()
-            if any(w in ("not", "n't", "never") for w in aux):
-                continue  # "has not commented": no claim
-            progressive = bool(set(aux) & {"is", "are", "was", "were", "been"})
-            if "being" in aux or progressive != cue.lower().endswith("ing"):
-                continue  # passive ("was declared an undesirable organization") or a gerund ("reporting from")
-            after = text[cue_e : cue_e + 24]
-            if cue.lower() in _NOUN_FORMS and re.match(_NOT_A_VERB_NEXT, after):
-                continue  # "The claims come from ...", "The claim has been met ..."
-            # Content: a quotation closing right before the speaker ("'...,' she wrote") or the clause after.
-            quote = art.quote_ending_near(phrase[1], sent.start)
-            rest = text[cue_e : sent.end]
-            short_tail = re.fullmatch(r"(?:\s+(?!that\b)[\w.'’/-]+){0,6}\s*[.!?]?[\"”’']?\s*", rest)
-            if quote:
-                cs, ce = quote
-                kind = "direct"
-            elif art.quote_starting_near(cue_e, sent.end):
-                cs, ce = art.quote_starting_near(cue_e, sent.end)  # type: ignore[misc]
-                kind = "direct"
-            else:
-                comma_before = re.search(r",\s*$", text[sent.start : phrase[1]]) is not None
-                if re.match(r"\s*[,.;)]", after) or (short_tail and comma_before):
-                    # "Pokrovsk is surrounded, the governor said." : the clause before the speaker;
-                    # "Back in Virginia, Mr. Clarke said, he decided ...": the longer side.
-                    comma_after = after.lstrip().startswith(",")
-                    if lemma not in _SPEECH or not (comma_before or comma_after):
-                        continue  # a noun at a clause end ("former Soviet states,")
-                    cs, ce = _trim(text, sent.start, phrase[1])
-                    if comma_after:
-                        a_s, a_e = _trim(text, cue_e, sent.end)
-                        if a_e - a_s > ce - cs:
-                            cs, ce = a_s, a_e
-                else:
-                    cs, ce = _content_after(art, cue_e, sent.end, lemma)
-                kind = "direct" if (cs, ce) == art.quote_starting_near(cue_e, sent.end) else "indirect"
-            if (ce - cs < _MIN_CONTENT and kind != "direct") or ce <= cs:
-                continue
-            yield phrase[0], phrase[1], phrase[2], cue, cue_s, cue_e, cs, ce, kind
-            taken.append((cs, ce))
-            last_speaker = phrase
-            if kind == "direct" and quote:
-                for more in _continuations(art, sent, max(cue_e, phrase[2])):
-                    yield phrase[0], phrase[1], phrase[2], cue, cue_s, cue_e, *more, "direct"
-                    taken.append(more)
+
+def _according_to(art: _Article, sent: Span) -> Iterator[_Raw]:
+    """ "according to X" / "per X": the content is the longer side of the sentence around it."""
+    text, s_text = art.text, art.text[sent.start : sent.end]
+    for m in _ACCORDING.finditer(s_text):
+        if m.group(1).lower() == "per" and not re.match(r"[A-Z]", s_text[m.end() :]):
+            continue
+        phrase = _following_phrase(s_text[m.end() :], sent.start + m.end(), max_words=20, any_case=True)
+        if not phrase:
+            continue
+        cue_s, cue_e = sent.start + m.start(1), sent.start + m.end(1)
+        before = _trim(text, sent.start, cue_s)
+        following = _trim(text, phrase[2], sent.end)
+        cs, ce = before if before[1] - before[0] >= following[1] - following[0] else following
+        if ce - cs >= _MIN_CONTENT:
+            yield phrase[0], phrase[1], phrase[2], m.group(1), cue_s, cue_e, cs, ce, "according to"
+
+
+def _labelled(art: _Article, sent: Span) -> Iterator[_Raw]:
+    """Headlines and transcripts: "Poll: Wealthy voters ...", "PENCE: Well, look, ...",
+    "A lesson from Loretta Lynch: 'Be the voice ...'"."""
+    text, s_text = art.text, art.text[sent.start : sent.end]
+    m = re.match(
+        r"[\"“]?\s*([A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,3}|[A-Z][^:.!?\"“”]{2,60}?(?=:\s*[\"“‘']))"
+        r"\s*:\s+(\S)",
+        s_text,
+    )
+    if not m or m.group(1).lower() in _NOT_SPEAKER_LABELS or _CUE.search(m.group(1)):
+        return
+    label_s = sent.start + m.start(1)
+    quoted = art.quote_starting_near(sent.start + m.end(1) + 1)
+    if quoted:
+        cs, ce = quoted
+    else:
+        # A transcript turn runs to the end of its paragraph.
+        end = sent.end
+        if m.group(1).isupper():
+            para = text.find("\n", sent.end)
+            end = len(text) if para < 0 else para
+        cs, ce = _trim(text, sent.start + m.start(2), end)
+    if ce - cs >= _MIN_CONTENT:
+        colon = sent.start + m.end(1)
+        yield m.group(1), label_s, label_s + len(m.group(1)), ":", colon, colon + 1, cs, ce, "colon"
+
+
+def _signed_quotes(art: _Article, sent: Span) -> Iterator[_Raw]:
+    """Reader quotes and embedded posts: '"...." ― Esther Tapia'."""
+    s_text = art.text[sent.start : sent.end]
+    for m in re.finditer(r"[”\"]\s*[―—]\s*([A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,3})", s_text):
+        end_quote = art.quote_ending_near(sent.start + m.start() + 1)
+        if end_quote:
+            name_s = sent.start + m.start(1)
+            yield (m.group(1), name_s, name_s + len(m.group(1)), "―", name_s - 2, name_s - 1, *end_quote, "direct")
+
+
+_Phrase = tuple[str, int, int]  # (words, start, end) of a speaker mention
+
+
+@dataclass
+class _Cue:
+    """One speech or thinking verb of a sentence, with the words before it (at most LEFT_WINDOW
+    characters: a speaker is never further away, and every search stays linear; parentheticals such
+    as "Sen. Lindsey Graham (R-S.C.) told" blanked, offsets kept)."""
+
+    sent: Span
+    word: str
+    lemma: str
+    start: int
+    end: int
+    left: str
+    left_start: int
+    after: str  # the 24 characters after the cue
+
+
+def _cues_of(art: _Article, sent: Span) -> Iterator[_Cue]:
+    """The sentence's cue verbs in order, without those that report nothing: "continued" away from a
+    quotation, or a cue word inside a quotation (quoted speech, not attribution)."""
+    text, s_text = art.text, art.text[sent.start : sent.end]
+    cues = {m.start(1): m for m in _CUE.finditer(s_text)}
+    for m in _THAT_VERB.finditer(s_text):
+        cues.setdefault(m.start(1), m)
+    for _, m in sorted(cues.items()):
+        cue = m.group(1)
+        lemma = _LEMMA_OF.get(cue.lower(), "")
+        cue_s, cue_e = sent.start + m.start(1), sent.start + m.end(1)
+        if (
+            lemma == "continue"
+            and not re.match(r"\s*[:,]?\s*[\"“‘']", text[cue_e : cue_e + 4])
+            and not re.search(r"[\"”’']\s*(?:\w+\s+){0,3}$", text[sent.start : cue_s])
+        ):
+            continue
+        if art.in_quote(cue_s):
+            continue
+        left_start = max(sent.start, cue_s - LEFT_WINDOW)
+        left = re.sub(r"\([^()]{0,40}\)", lambda p: " " * len(p.group(0)), text[left_start:cue_s])
+        yield _Cue(sent, cue, lemma, cue_s, cue_e, left, left_start, text[cue_e : cue_e + 24])
+
+
+def _cued(art: _Article, sent: Span) -> Iterator[_Raw]:
+    """Claims around cue verbs: a participle continuing the last speaker, an inverted "..., said X",
+    or a subject before the cue. The last speaker found carries over to the next cue."""
+    last_speaker: _Phrase | None = None
+    for c in _cues_of(art, sent):
+        coordinated = re.search(r"\s(?:and|but)\s+" + _AUX + r"$", c.left) and c.lemma in _SPEECH
+        if (c.word.lower() in _PARTICIPLES and re.search(r",\s*$", c.left)) or coordinated:
+            yield from _continuing(art, c, last_speaker)
+            continue
+        inverted = _inverted(art, c)
+        if inverted is not None:
+            raw, speaker = inverted
+            if raw is not None:
+                yield raw
+                last_speaker = speaker
+            continue
+        raws = list(_subject_before(art, c))
+        if raws:
+            yield from raws
+            last_speaker = (raws[0][0], raws[0][1], raws[0][2])
+
+
+def _continuing(art: _Article, c: _Cue, last_speaker: _Phrase | None) -> Iterator[_Raw]:
+    """Participle continuing the sentence's speaker: "..., adding that ..."."""
+    speaker = last_speaker
+    if speaker is None:
+        lead = re.split(r"\s+(?:has|have|had|is|was|were|are|and|but)\b|\s+[a-z]+(?:ed|s)\b", c.left)[0]
+        last_comma = lead.rfind(",")  # "Meanwhile, the Russian Defense Ministry"
+        speaker = _speaker_phrase(lead[last_comma + 1 :], c.left_start + last_comma + 1)
+    if speaker:
+        cs, ce = _content_after(art, c.end, c.sent.end, c.lemma)
+        if ce - cs >= _MIN_CONTENT:
+            yield speaker[0], speaker[1], speaker[2], c.word, c.start, c.end, cs, ce, "indirect"
+
+
+def _inverted(art: _Article, c: _Cue) -> tuple[_Raw | None, _Phrase] | None:
+    """'"...," said Trump.' / '"...," Trump said.' / '..., said the governor.': None when the cue is not
+    inverted; else the claim (None when its content is too short) and its speaker."""
+    text, left = art.text, c.left
+    stripped_left = re.sub(_AUX + r"$", "", left) if left.strip() else left
+    inverted = not stripped_left.strip() or re.search(r"[,\"”’']\s*$", stripped_left)
+    if not inverted or _name_with_appositive(left, c.left_start):
+        return None
+    phrase = _following_phrase(text[c.end : c.sent.end], c.end)
+    if not phrase or c.lemma not in _SPEECH:
+        return None
+    qb = art.quote_ending_near(c.start) or art.quote_ending_near(len(text[: c.start].rstrip(" ,")))
+    if qb:
+        (cs, ce), kind = qb, "direct"
+    else:
+        (cs, ce), kind = _trim(text, c.sent.start, c.start), "indirect"
+    if ce - cs < _MIN_CONTENT:
+        return None, phrase
+    return (phrase[0], phrase[1], phrase[2], c.word, c.start, c.end, cs, ce, kind), phrase
+
+
+def _subject(art: _Article, c: _Cue) -> _Phrase | None:
+    """The speaker written before the cue: the noun phrase ending the words before it, "who" standing
+    for the noun phrase before it, or "NAME, ROLE," / "ROLE, NAME,"."""
+    left, left_start = c.left, c.left_start
+    head = re.split(r"[,;:()\"“”«»—–]|['‘’](?=\s|$)|(?<=\s)['‘’]", left)
+    tail = head[-1] if head else ""
+    tail_start = left_start + len(left) - len(tail)
+    phrase = _speaker_phrase(tail, tail_start)
+    relative = re.search(r",?\s*\b(who|which|that)\s+" + _AUX + r"$", left)
+    if phrase is None and relative:
+        # "reports from former parliamentarian Igor Mosiychuk, who claimed ...": the mention is
+        # "who" (as annotators mark it), the speaker the noun phrase it refers to.
+        antecedent = _noun_phrase_before(left[: relative.start()], left_start)
+        if antecedent:
+            phrase = (relative.group(1), left_start + relative.start(1), left_start + relative.end(1))
+            art.antecedents[phrase[1]] = antecedent[0]
+    if phrase is None and not tail.strip():
+        phrase = _name_with_appositive(left, left_start)
+    if phrase is None:
+        return None
+    return art.text[phrase[1] : phrase[2]], phrase[1], phrase[2]  # the article's words, not the blanked
+
+
+def _reports_nothing(c: _Cue) -> bool:
+    """A subject + cue that is no claim: negated ("has not commented"), passive ("was declared an
+    undesirable organization"), a gerund ("reporting from"), or a noun ("The claims come from ...")."""
+    trailing = re.search(r"(?:^|\s)(" + _AUX + r")$", c.left)
+    aux = (trailing.group(1) if trailing else "").lower().split()
+    if any(w in ("not", "n't", "never") for w in aux):
+        return True
+    progressive = bool(set(aux) & {"is", "are", "was", "were", "been"})
+    if "being" in aux or progressive != c.word.lower().endswith("ing"):
+        return True
+    return c.word.lower() in _NOUN_FORMS and bool(re.match(_NOT_A_VERB_NEXT, c.after))
+
+
+def _subject_before(art: _Article, c: _Cue) -> Iterator[_Raw]:
+    """A subject before the cue, and the content: a quotation closing right before the speaker
+    ("'...,' she wrote") or opening after the cue, else the clause after (or before) it. A direct quote
+    runs on through the quotations that continue it."""
+    phrase = _subject(art, c)
+    if phrase is None or _reports_nothing(c):
+        return
+    content = _subject_content(art, c, phrase)
+    if content is None:
+        return
+    (cs, ce), kind, quote = content
+    if (ce - cs < _MIN_CONTENT and kind != "direct") or ce <= cs:
+        return
+    yield phrase[0], phrase[1], phrase[2], c.word, c.start, c.end, cs, ce, kind
+    if kind == "direct" and quote:
+        for more in _continuations(art, c.sent, max(c.end, phrase[2])):
+            yield phrase[0], phrase[1], phrase[2], c.word, c.start, c.end, *more, "direct"
+
+
+def _subject_content(
+    art: _Article, c: _Cue, phrase: _Phrase
+) -> tuple[tuple[int, int], str, tuple[int, int] | None] | None:
+    """((start, end), kind, the quotation before the speaker if that is the content) of a subject-cue
+    claim; None when the cue turns out to be a noun at a clause end."""
+    text, sent = art.text, c.sent
+    quote = art.quote_ending_near(phrase[1], sent.start)
+    if quote:
+        return quote, "direct", quote
+    opening = art.quote_starting_near(c.end, sent.end)
+    if opening:
+        return opening, "direct", None
+    rest = text[c.end : sent.end]
+    short_tail = re.fullmatch(r"(?:\s+(?!that\b)[\w.'’/-]+){0,6}\s*[.!?]?[\"”’']?\s*", rest)
+    comma_before = re.search(r",\s*$", text[sent.start : phrase[1]]) is not None
+    if re.match(r"\s*[,.;)]", c.after) or (short_tail and comma_before):
+        # "Pokrovsk is surrounded, the governor said." : the clause before the speaker;
+        # "Back in Virginia, Mr. Clarke said, he decided ...": the longer side.
+        comma_after = c.after.lstrip().startswith(",")
+        if c.lemma not in _SPEECH or not (comma_before or comma_after):
+            return None  # a noun at a clause end ("former Soviet states,")
+        cs, ce = _trim(text, sent.start, phrase[1])
+        if comma_after:
+            a_s, a_e = _trim(text, c.end, sent.end)
+            if a_e - a_s > ce - cs:
+                cs, ce = a_s, a_e
+    else:
+        cs, ce = _content_after(art, c.end, sent.end, c.lemma)
+    return (cs, ce), "direct" if (cs, ce) == art.quote_starting_near(c.end, sent.end) else "indirect", None
 
 
 def _name_with_appositive(left: str, offset: int) -> tuple[str, int, int] | None:
