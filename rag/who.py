@@ -252,10 +252,38 @@ def who_answer(
 ) -> Answer | None:
     """The claimants and the other side, from the claims of the retrieved articles; None when no claim
     in them takes a side on what is asked."""
+    articles = list(dict.fromkeys(sp.passage.article_id for sp in passages))
+    texts: dict[str, str] = {}
+    judged = _judged_claims(asked, articles, claims_of, passages_of, article_text, texts)
+    if not any(j.stance == "supports" for j in judged) and not (asked.wants_denials and judged):
+        return None
+    order = {aid: i for i, aid in enumerate(articles)}
+    supports = _best_per_speaker(judged, "supports", MAX_CLAIMANTS, order)
+    speakers = {(j.article_id, j.claim.speaker) for j in supports}
+    # A speaker already among the claimants is not also "the other side" in the same article.
+    counter = [
+        j
+        for j in _best_per_speaker(judged, "counter", MAX_OTHER_SIDE + len(speakers), order)
+        if (j.article_id, j.claim.speaker) not in speakers
+    ][:MAX_OTHER_SIDE]
+    text, citations, listed = _claims_text(asked, supports, counter, texts)
+    return Answer(
+        question=question, text=text, citations=citations, claims=listed, backend="extractive", passages=passages
+    )
+
+
+def _judged_claims(
+    asked: WhoQuestion,
+    articles: list[str],
+    claims_of: Callable[[str], list[ExtractedClaim]],
+    passages_of: Callable[[str], list[Passage]],
+    article_text: Callable[[str], str | None],
+    texts: dict[str, str],
+) -> list[_Judged]:
+    """Every claim of the articles that takes a side on the asked proposition, with its passage, stance
+    and score. Fills `texts` with the text of each article that has claims."""
     judged: list[_Judged] = []
     asked_terms = TermSet(asked.proposition)
-    texts: dict[str, str] = {}
-    articles = list(dict.fromkeys(sp.passage.article_id for sp in passages))
     for aid in articles:
         claims = [c for c in claims_of(aid) if c.kind != "stance"]
         if not claims:
@@ -272,27 +300,27 @@ def who_answer(
                 # Among equally fitting claims, the one that says little else ranks first.
                 stance, score = verdict
                 judged.append(_Judged(c, p, stance, score + 0.25 * coverage(content_terms(c.content), asked_terms)))
-    if not any(j.stance == "supports" for j in judged) and not (asked.wants_denials and judged):
-        return None
-    order = {aid: i for i, aid in enumerate(articles)}
+    return judged
 
-    def pick(stance: str, limit: int) -> list[_Judged]:
-        best: dict[tuple[str, str], _Judged] = {}
-        for j in judged:
-            if j.stance == stance:
-                key = (j.article_id, j.claim.speaker)
-                if key not in best or j.score > best[key].score:
-                    best[key] = j
-        ranked = sorted(best.values(), key=lambda j: (-j.score, order[j.article_id], j.claim.start))
-        return ranked[:limit]
 
-    supports = pick("supports", MAX_CLAIMANTS)
-    speakers = {(j.article_id, j.claim.speaker) for j in supports}
-    # A speaker already among the claimants is not also "the other side" in the same article.
-    counter = [
-        j for j in pick("counter", MAX_OTHER_SIDE + len(speakers)) if (j.article_id, j.claim.speaker) not in speakers
-    ]
-    counter = counter[:MAX_OTHER_SIDE]
+def _best_per_speaker(judged: list[_Judged], stance: str, limit: int, order: dict[str, int]) -> list[_Judged]:
+    """The best claim of each (article, speaker) taking `stance`, best first (then article order, then
+    position), at most `limit`."""
+    best: dict[tuple[str, str], _Judged] = {}
+    for j in judged:
+        if j.stance == stance:
+            key = (j.article_id, j.claim.speaker)
+            if key not in best or j.score > best[key].score:
+                best[key] = j
+    ranked = sorted(best.values(), key=lambda j: (-j.score, order[j.article_id], j.claim.start))
+    return ranked[:limit]
+
+
+def _claims_text(
+    asked: WhoQuestion, supports: list[_Judged], counter: list[_Judged], texts: dict[str, str]
+) -> tuple[str, list[Citation], list[Claim]]:
+    """The answer's text (a header per side, then outlet, date and one line per claim), its citations
+    numbered in that order, and the claims listed."""
     citations: list[Citation] = []
     listed: list[Claim] = []
     lines: list[str] = []
@@ -308,30 +336,34 @@ def who_answer(
         if not group:
             continue
         lines.append(headers[stance])
-        by_outlet: dict[str, list[_Judged]] = {}
-        for j in group:
-            by_outlet.setdefault(j.passage.source or j.passage.title or j.passage.path, []).append(j)
-        for outlet, items in by_outlet.items():
+        for outlet, items in _by_outlet(group):
             first = items[0].passage
-            if len(outlet) > 60:
-                outlet = outlet[:57].rsplit(" ", 1)[0] + "…"
             lines.append(f"{outlet}" + (f", {spoken_date(first.published)}" if first.published else "") + ":")
             for j in items:
-                p = j.passage
-                start, end = max(j.claim.start, p.start), min(j.claim.end, p.end)
-                quote = texts[j.article_id][start:end]
-                citation = Citation(n=len(citations) + 1, passage=p, quote=quote, start=start, end=end)
+                citation = _claim_citation(j, len(citations) + 1, texts[j.article_id])
                 citations.append(citation)
                 listed.append(as_claim(j.claim, citation, stance))
                 lines.append(_entry(j.claim, citation.n))
-    return Answer(
-        question=question,
-        text="\n".join(lines),
-        citations=citations,
-        claims=listed,
-        backend="extractive",
-        passages=passages,
-    )
+    return "\n".join(lines), citations, listed
+
+
+def _by_outlet(group: list[_Judged]) -> list[tuple[str, list[_Judged]]]:
+    """Claims grouped under their outlet's name (shown shortened past 60 characters), in order."""
+    by_outlet: dict[str, list[_Judged]] = {}
+    for j in group:
+        by_outlet.setdefault(j.passage.source or j.passage.title or j.passage.path, []).append(j)
+    return [(_short(outlet), items) for outlet, items in by_outlet.items()]
+
+
+def _short(outlet: str) -> str:
+    return outlet[:57].rsplit(" ", 1)[0] + "…" if len(outlet) > 60 else outlet
+
+
+def _claim_citation(j: _Judged, n: int, text: str) -> Citation:
+    """Citation `n` quoting the claim, clipped to its passage."""
+    p = j.passage
+    start, end = max(j.claim.start, p.start), min(j.claim.end, p.end)
+    return Citation(n=n, passage=p, quote=text[start:end], start=start, end=end)
 
 
 def claims_behind(citations: list[Citation], claims_of: Callable[[str], list[ExtractedClaim]]) -> list[Claim]:
