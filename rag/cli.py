@@ -8,7 +8,7 @@ import json
 import os
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -207,91 +207,96 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.command == "ingest":
-        paths = [p for p in args.paths if p != "-"]
-        stdin = None
-        if "-" in args.paths:
-            data = sys.stdin.buffer.read()
-            stdin = (args.stdin_name or f"{hashlib.sha256(data).hexdigest()[:12]}.txt", data)
-        report = _open(args).ingest(
-            *paths,
-            progress=not args.quiet,
-            include=args.include,
-            exclude=args.exclude,
-            prune=args.prune,
-            stdin=stdin,
-            follow_links=args.follow_links,
-        )
-        print(report.summary())
-        usable = report.new or report.updated or report.unchanged or report.duplicates or report.removed
-        return 1 if report.failed and not usable else 0
-    if args.command == "remove":
-        report = _open(args).remove(*args.targets)
-        print(f"removed {len(report.removed)} in {report.seconds:.1f}s")
-        for loc in report.removed:
-            print(f"  removed: {loc}")
-        for problem in report.failed:
-            print(f"  not found: {problem}")
-        return 1 if report.failed and not report.removed else 0
-    if args.command == "ask":
-        idx = _open(args)
-        filters = _filters(args)
-        if args.json:
-            print(
-                json.dumps(
-                    idx.ask(args.question, backend=args.backend, top_k=args.top_k, filters=filters).to_json(),
-                    ensure_ascii=False,
-                    indent=2,
-                )
-            )
-            return 0
-        stream = idx.ask_stream(args.question, backend=args.backend, top_k=args.top_k, filters=filters)
-        for piece in stream:  # verified pieces, shown as they arrive; together they are the answer text
-            print(piece, end="", flush=True)
-        print()
-        print(render_answer(stream.answer, with_text=False))
-        return 0
-    if args.command == "check":
-        return _check(args)
-    if args.command == "serve":
-        from rag.ui import parse_auth, serve
+    return _COMMANDS[args.command](args)
 
-        auth = parse_auth(args.auth)  # a bad value fails here, before the index is opened
-        if auth is None and args.host not in ("127.0.0.1", "localhost", "::1"):
-            print(f"warning: serving on {args.host} without a login; set RAG_AUTH=user:password", file=sys.stderr)
-        serve(_open(args), host=args.host, port=args.port, auth=auth)
-        return 0
-    if args.command == "status":
-        status = _open(args).status()
-        if args.json:
-            print(json.dumps(status, indent=2))
-        else:
-            print(_render_status(status))
-        return 0
-    if args.command == "eval":
-        from rag.eval import run_eval
 
-        return run_eval(
-            data=args.data,
-            backend=args.backend,
-            out=args.out,
-            sets=tuple(s.strip() for s in args.sets.split(",") if s.strip()),
-            split=args.split,
-            limit=args.limit,
-            answers=not args.retrieval_only,
-            tune=args.tune,
-        )
-    if args.command == "bench":
-        from rag.bench import run_bench
+def _ingest(args: argparse.Namespace) -> int:
+    """`rag ingest`: exit 1 when nothing at all could be used, so scripts notice an empty run."""
+    paths = [p for p in args.paths if p != "-"]
+    stdin = None
+    if "-" in args.paths:
+        data = sys.stdin.buffer.read()
+        stdin = (args.stdin_name or f"{hashlib.sha256(data).hexdigest()[:12]}.txt", data)
+    report = _open(args).ingest(
+        *paths,
+        progress=not args.quiet,
+        include=args.include,
+        exclude=args.exclude,
+        prune=args.prune,
+        stdin=stdin,
+        follow_links=args.follow_links,
+    )
+    print(report.summary())
+    usable = report.new or report.updated or report.unchanged or report.duplicates or report.removed
+    return 1 if report.failed and not usable else 0
 
-        return run_bench(
-            queries=args.queries,
-            articles=args.articles,
-            records=args.records,
-            ingest=not args.latency_only,
-            scale_queries=args.latency_queries,
-        )
-    raise AssertionError(args.command)
+
+def _remove(args: argparse.Namespace) -> int:
+    report = _open(args).remove(*args.targets)
+    print(f"removed {len(report.removed)} in {report.seconds:.1f}s")
+    for loc in report.removed:
+        print(f"  removed: {loc}")
+    for problem in report.failed:
+        print(f"  not found: {problem}")
+    return 1 if report.failed and not report.removed else 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    idx = _open(args)
+    filters = _filters(args)
+    if args.json:
+        answer = idx.ask(args.question, backend=args.backend, top_k=args.top_k, filters=filters)
+        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+        return 0
+    stream = idx.ask_stream(args.question, backend=args.backend, top_k=args.top_k, filters=filters)
+    for piece in stream:  # verified pieces, shown as they arrive; together they are the answer text
+        print(piece, end="", flush=True)
+    print()
+    print(render_answer(stream.answer, with_text=False))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from rag.ui import parse_auth, serve
+
+    auth = parse_auth(args.auth)  # a bad value fails here, before the index is opened
+    if auth is None and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: serving on {args.host} without a login; set RAG_AUTH=user:password", file=sys.stderr)
+    serve(_open(args), host=args.host, port=args.port, auth=auth)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    status = _open(args).status()
+    print(json.dumps(status, indent=2) if args.json else _render_status(status))
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from rag.eval import run_eval
+
+    return run_eval(
+        data=args.data,
+        backend=args.backend,
+        out=args.out,
+        sets=tuple(s.strip() for s in args.sets.split(",") if s.strip()),
+        split=args.split,
+        limit=args.limit,
+        answers=not args.retrieval_only,
+        tune=args.tune,
+    )
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from rag.bench import run_bench
+
+    return run_bench(
+        queries=args.queries,
+        articles=args.articles,
+        records=args.records,
+        ingest=not args.latency_only,
+        scale_queries=args.latency_queries,
+    )
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -330,6 +335,18 @@ def _render_status(s: dict[str, Any]) -> str:
     for name, b in s["backends"].items():
         lines.append(f"  {name:<10} {'yes' if b['available'] else 'no ':<4} {b['detail']}")
     return "\n".join(lines)
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "ingest": _ingest,
+    "remove": _remove,
+    "ask": _ask,
+    "check": _check,
+    "serve": _serve,
+    "status": _status,
+    "eval": _eval,
+    "bench": _bench,
+}
 
 
 if __name__ == "__main__":
