@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from rag.errors import RagError
+from rag.errors import AnswerInterrupted, RagError
 from rag.filters import Filters
 from rag.types import Answer
 
@@ -200,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(args)
     except RagError as e:
+        if isinstance(e, AnswerInterrupted) and not getattr(args, "json", False):
+            print(flush=True)  # the answer's first sentences are on stdout: the error gets a line of its own
         print(f"rag {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -30,3 +30,24 @@ class NoArticles(RagError):
 
 class BadSetting(RagError):
     """A setting or environment value that cannot be used as given."""
+
+
+class IndexWriteFailed(RagError):
+    """The index folder cannot take a write: the disk is full or the folder is read-only. Nothing stored
+    before is lost; the same command finishes once the cause is gone."""
+
+
+class DiskFull(IndexWriteFailed):
+    """No space left on the disk holding the index folder."""
+
+
+class IndexReadOnly(IndexWriteFailed):
+    """The index folder (or its file system) is read-only, or not ours to write."""
+
+
+class StoreUnavailable(RagError):
+    """The Chroma server is not reachable, went away in the middle of a request, or lost the collection."""
+
+
+class AnswerInterrupted(BackendUnavailable):
+    """The LLM backend stopped in the middle of an answer, after part of it was shown."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,15 +18,16 @@ from rag.chat import Chat
 from rag.check import CheckedSentence, sentences_of, text_problem, validate_text
 from rag.config import Settings
 from rag.embed import Embedder, LazyEmbedder
-from rag.errors import BackendUnavailable, BadQuestion, NoArticles, RagError
+from rag.errors import BadQuestion, IndexWriteFailed, NoArticles, RagError, StoreUnavailable
 from rag.evidence import rank_evidence, unknown_terms
+from rag.faults import WRITES, Doing, Place, backend_fault, translated
 from rag.filters import Filters
 from rag.indexer import ingest_paths, ledger_path, recover, remove, writer_lock
 from rag.ingest.ledger import Location, existing_ledger
 from rag.judge_pass import judge_pass_enabled
 from rag.judgement import SupportJudge
 from rag.languages import language_note
-from rag.llm import backend_statuses, make_llm, normalise_ollama_host, resolve_backend
+from rag.llm import backend_statuses, make_llm, resolve_backend
 from rag.retrieve import HybridRetriever
 from rag.store import Store
 from rag.types import Answer, Citation, IngestReport, Passage, ScoredPassage
@@ -86,7 +88,31 @@ class Index:
         self._injected_llm = language_model
         self._llms: dict[str, LLM] = {}
         self._allowed_cache: dict[tuple[Filters, str], set[str] | None] = {}
-        self._finish_interrupted_ingest()
+        self._stale_store = False  # a storage fault happened: a fresh Chroma client before the next write
+        try:
+            with translated(Place.of(settings), "open"):
+                self._finish_interrupted_ingest()
+        except IndexWriteFailed:
+            self.store.abandon()  # a later open of this folder in this process must not inherit a stuck client
+            raise
+
+    @contextmanager
+    def _storage(self, doing: Doing) -> Iterator[None]:
+        """Storage faults (full disk, read-only folder, Chroma server gone) leave as one line. After one,
+        the next write (on a Chroma server: the next use) gets a fresh Chroma client first: the embedded
+        one can hang on its next write (`Store.abandon`). It keeps serving reads meanwhile; a fresh one
+        could not while the disk is still full."""
+        if self._stale_store and (doing in WRITES or self.settings.chroma_url is not None):
+            with translated(Place.of(self.settings), doing):
+                self.store.reconnect()
+            self._stale_store = False
+        try:
+            with translated(Place.of(self.settings), doing):
+                yield
+        except (IndexWriteFailed, StoreUnavailable):
+            self.store.abandon()
+            self._stale_store = True
+            raise
 
     def _finish_interrupted_ingest(self) -> None:
         """An ingest killed half-way leaves unfinished articles listed in the ledger: delete them now
@@ -117,23 +143,27 @@ class Index:
         `include`/`exclude`: glob patterns on paths inside the folders (e.g. "*.html", "drafts/*").
         `prune`: also remove articles whose files are gone. `stdin`: (name, bytes) of piped-in text.
         `follow_links`: read symbolic links whose target lies outside the folder (skipped otherwise).
+        Raises DiskFull, IndexReadOnly or StoreUnavailable (one line each) when storing fails: what was
+        stored before is kept, and running the same ingest again finishes it.
         """
-        return ingest_paths(
-            paths,
-            self.store,
-            self.embedder,
-            self.settings,
-            progress=progress,
-            include=include,
-            exclude=exclude,
-            prune=prune,
-            stdin=stdin,
-            follow_links=follow_links,
-        )
+        with self._storage("ingest"):
+            return ingest_paths(
+                paths,
+                self.store,
+                self.embedder,
+                self.settings,
+                progress=progress,
+                include=include,
+                exclude=exclude,
+                prune=prune,
+                stdin=stdin,
+                follow_links=follow_links,
+            )
 
     def remove(self, *targets: str | Path) -> IngestReport:
         """Remove articles by file, folder (files present or not), location (FILE#KEY) or article id."""
-        return remove([str(t) for t in targets], self.store, self.embedder, self.settings)
+        with self._storage("remove"):
+            return remove([str(t) for t in targets], self.store, self.embedder, self.settings)
 
     def _ledger_counts(self) -> dict[str, int]:
         with existing_ledger(ledger_path(self.settings)) as ledger:
@@ -220,7 +250,8 @@ class Index:
         """
         q = self.validate_question(question)
         name = self.backend_for(backend)
-        allowed = self._allowed_articles(filters)  # bad or empty filters fail here, before any streaming
+        with self._storage("ask"):
+            allowed = self._allowed_articles(filters)  # bad or empty filters fail here, before any streaming
         return AnswerStream(self._answer_events(q, name, top_k, query or q, allowed))
 
     def ask(
@@ -236,9 +267,10 @@ class Index:
 
     def search(self, query: str, top_k: int | None = None, filters: Filters | None = None) -> list[ScoredPassage]:
         """The passages retrieval finds for `query`, best first (no answer step)."""
-        self._require_articles()
-        allowed = self._allowed_articles(filters)
-        passages, _ = self.retriever.retrieve(self.validate_question(query), top_k, allowed_articles=allowed)
+        with self._storage("search"):
+            self._require_articles()
+            allowed = self._allowed_articles(filters)
+            passages, _ = self.retriever.retrieve(self.validate_question(query), top_k, allowed_articles=allowed)
         return passages
 
     def check(
@@ -256,20 +288,23 @@ class Index:
         too long, not plain text), NoArticles, or NoMatchingArticles for `filters`.
         """
         text = validate_text(text)
-        self._require_articles()
-        allowed = self._allowed_articles(filters)
-        keyword_index = self.store.keyword_index()
-        sentences = sentences_of(text)
-        unique = list(dict.fromkeys(sentences))
-        found: dict[str, list[str]] = {}  # sentence -> ids of its passages, best first
-        passages: dict[str, Passage] = {}
-        for done, sentence in enumerate(unique, start=1):
-            # recent=False: "now" in a sentence is a claim to check against every date, not a wish for news
-            hits, _ = self.retriever.retrieve(sentence, top_k, keyword_index, allowed_articles=allowed, recent=False)
-            found[sentence] = [sp.passage.id for sp in hits]
-            passages.update((sp.passage.id, sp.passage) for sp in hits)
-            if progress is not None:
-                progress(done, len(unique))
+        with self._storage("check"):
+            self._require_articles()
+            allowed = self._allowed_articles(filters)
+            keyword_index = self.store.keyword_index()
+            sentences = sentences_of(text)
+            unique = list(dict.fromkeys(sentences))
+            found: dict[str, list[str]] = {}  # sentence -> ids of its passages, best first
+            passages: dict[str, Passage] = {}
+            for done, sentence in enumerate(unique, start=1):
+                # recent=False: "now" in a sentence is a claim to check against every date, not a wish for news
+                hits, _ = self.retriever.retrieve(
+                    sentence, top_k, keyword_index, allowed_articles=allowed, recent=False
+                )
+                found[sentence] = [sp.passage.id for sp in hits]
+                passages.update((sp.passage.id, sp.passage) for sp in hits)
+                if progress is not None:
+                    progress(done, len(unique))
         # One judge over every passage found, so a passage several sentences retrieve is cut into units once.
         shared = tuple(passages.values())
         position = {pid: i for i, pid in enumerate(passages)}
@@ -314,6 +349,12 @@ class Index:
     def _answer_events(
         self, question: str, backend: str, top_k: int | None, query: str, allowed: set[str] | None = None
     ) -> Iterator[str | Answer]:
+        with self._storage("ask"):  # a Chroma server can go away between two questions, or in the middle of one
+            yield from self._answer_steps(question, backend, top_k, query, allowed)
+
+    def _answer_steps(
+        self, question: str, backend: str, top_k: int | None, query: str, allowed: set[str] | None
+    ) -> Iterator[str | Answer]:
         t0 = time.perf_counter()
         self._require_articles()
         keyword_index = self.store.keyword_index()  # checked for staleness once per question
@@ -353,8 +394,8 @@ class Index:
                         yield event
             except RagError:
                 raise
-            except Exception as e:  # the backend's own errors (HTTP, llama.cpp) become one clear message
-                raise BackendUnavailable(self._backend_failure(backend, e)) from e
+            except Exception as e:  # the backend's own errors (HTTP, llama.cpp) become one clear line
+                raise backend_fault(backend, e, self.settings.llm, started=first_token is not None) from e
         assert answer is not None
         t3 = time.perf_counter()
         answer.timings = {
@@ -395,16 +436,6 @@ class Index:
             out.append(replace(c, also_published_by=also) if also else c)
         return out
 
-    def _backend_failure(self, backend: str, e: Exception) -> str:
-        msg = f"the {backend} backend failed: {type(e).__name__}: {e}"
-        if backend == "ollama":
-            llm = self.settings.llm
-            msg += (
-                f". Ollama at {normalise_ollama_host(llm.ollama_host)}: is `ollama serve` running and "
-                f"`ollama pull {llm.ollama_model}` done? Or use --backend extractive."
-            )
-        return msg
-
     def chat(self) -> Chat:
         """A conversation: follow-up questions are read in the light of the previous ones."""
         return Chat(self)
@@ -412,12 +443,14 @@ class Index:
     # --- status ---------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """Counts, manifest, and which answer backends are available (and why not)."""
+        with self._storage("status"):
+            passages, ledger, manifest = self.store.count(), self._ledger_counts(), self.store.manifest()
         return {
             "index": str(self.settings.index),
             "chroma": self.settings.chroma_url or f"embedded ({self.settings.index / 'chroma'})",
-            "passages": self.store.count(),
-            "ledger": self._ledger_counts(),
-            "manifest": self.store.manifest(),
+            "passages": passages,
+            "ledger": ledger,
+            "manifest": manifest,
             "backends": {
                 s.name: {"available": s.available, "detail": s.detail} for s in backend_statuses(self.settings.llm)
             },

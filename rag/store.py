@@ -6,6 +6,7 @@ shared Chroma server sees the same one, and mirrored to `index/manifest.json` fo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -20,7 +21,8 @@ import numpy as np
 from rag.claims import ClaimIndex
 from rag.config import Settings
 from rag.embed import Vectors
-from rag.errors import IndexMismatch, RagError
+from rag.errors import IndexMismatch, IndexWriteFailed, RagError
+from rag.faults import Place, translated
 from rag.keyword import KeywordIndex, keyword_version
 from rag.types import Article, Passage
 
@@ -87,6 +89,11 @@ def _passage(pid: str, text: str, m: dict[str, Any]) -> Passage:
     )
 
 
+def chroma_path(settings: Settings) -> Path:
+    """The embedded Chroma database's folder (chromadb shares one client system per such path)."""
+    return Path(settings.index) / "chroma"
+
+
 def make_chroma_client(settings: Settings) -> Any:
     """Embedded PersistentClient in `index/chroma`, or an HttpClient for `chroma_url`. Telemetry off."""
     import chromadb
@@ -97,17 +104,18 @@ def make_chroma_client(settings: Settings) -> Any:
         url = urlparse(settings.chroma_url)
         if not url.hostname:
             raise RagError(f"RAG_CHROMA_URL={settings.chroma_url!r} is not a URL like http://127.0.0.1:8000")
-        try:
-            return chromadb.HttpClient(
-                host=url.hostname,
-                port=url.port or (443 if url.scheme == "https" else 8000),
-                ssl=url.scheme == "https",
-                settings=chroma_settings,
-            )
-        except Exception as e:  # chromadb raises plain Exceptions for connection failures
-            raise RagError(f"cannot reach the Chroma server at {settings.chroma_url}: {e}") from e
-    path = settings.index / "chroma"
+        # chromadb asks the server who we are here: one that is down raises a ValueError from an
+        # httpx.ConnectError (rag.faults names it; the Store opens its client under `translated`).
+        return chromadb.HttpClient(
+            host=url.hostname,
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            settings=chroma_settings,
+        )
+    path = chroma_path(settings)
     path.mkdir(parents=True, exist_ok=True)
+    # A read-only folder fails here ("(code: 8) attempt to write a readonly database"): Chroma opens its
+    # database for writing even to read.
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
@@ -117,15 +125,7 @@ class Store:
     def __init__(self, settings: Settings, embedder_name: str) -> None:
         self.settings = settings
         self.folder = Path(settings.index)
-        self.folder.mkdir(parents=True, exist_ok=True)
         self.identity = {**settings.index_identity(), "embedder": embedder_name}
-        self._client = make_chroma_client(settings)
-        self._collection = self._client.get_or_create_collection(
-            name=settings.collection, configuration={"hnsw": {"space": "cosine"}}
-        )
-        # Whole articles, for context around a passage and for reading in full: Chroma as document store
-        # (one-number placeholder vectors; this collection is never searched by vector).
-        self._articles = self._client.get_or_create_collection(name=f"{settings.collection}_articles")
         self._keyword: KeywordIndex | None = None
         self._keyword_stamp = ""  # the collection state `_keyword` was built for
         self._vectors: VectorTable | None = None  # for filtered searches
@@ -134,8 +134,57 @@ class Store:
         self._records_stamp = ""  # the collection state `_records` was read at
         self._claims: ClaimIndex | None = None
         self._claims_stamp = ""
-        self._check_manifest()
-        self._repair_manifest_file()
+        self._abandoned = False
+        try:  # a full disk, a read-only folder or a Chroma server that is down: one line (rag.faults)
+            with translated(Place.of(settings), "open"):
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self._connect()
+                self._check_manifest()
+                self._repair_manifest_file()
+        except IndexWriteFailed:
+            self.abandon()
+            raise
+
+    def _connect(self) -> None:
+        self._client = make_chroma_client(self.settings)
+        self._collection = self._client.get_or_create_collection(
+            name=self.settings.collection, configuration={"hnsw": {"space": "cosine"}}
+        )
+        # Whole articles, for context around a passage and for reading in full: Chroma as document store
+        # (one-number placeholder vectors; this collection is never searched by vector).
+        self._articles = self._client.get_or_create_collection(name=f"{self.settings.collection}_articles")
+
+    def abandon(self) -> None:
+        """After a storage fault: no later client of this folder in this process gets this Chroma system.
+        An embedded system whose write failed on a full disk hangs on its next write, even once there is
+        space again (chromadb 1.5); a fresh one does not. This store keeps reading with it until
+        `reconnect`. (chromadb shares one system per folder through a cache with no public way to drop
+        a single entry.)"""
+        if self.settings.chroma_url is not None:
+            return
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        # Also the system whose start failed (a read-only folder): chromadb caches it before starting it.
+        identifier = str(chroma_path(self.settings))
+        for name in ("_identifier_to_system", "_identifier_to_refcount"):
+            cache = getattr(SharedSystemClient, name, None)
+            if isinstance(cache, dict):  # a later chromadb may keep it otherwise: then there is nothing to drop
+                cache.pop(identifier, None)
+        self._abandoned = True
+
+    def reconnect(self) -> None:
+        """A new Chroma client and collection handles, after a fault: a fresh embedded system (see
+        `abandon`), or fresh collection ids from a server restarted on another data folder."""
+        self.close()
+        self._connect()
+        self._abandoned = False
+
+    def close(self) -> None:
+        """Let go of the Chroma client: the embedded database is closed with the last client of its folder.
+        An abandoned client is only dropped: closing it would stop the system that replaced it."""
+        if not self._abandoned:
+            with contextlib.suppress(Exception):  # closing must never hide the fault that led here
+                self._client.close()
 
     # --- manifest -------------------------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import gradio as gr
 from rag.chat import Chat
 from rag.check import MAX_CHECK_CHARS, VERDICT_LABELS, CheckedSentence, count_line
 from rag.errors import BadSetting, RagError
+from rag.faults import Place, translated
 from rag.filters import Filters
 from rag.ingest.load import SUPPORTED_SUFFIXES
 from rag.judgement import QuotedSpan
@@ -397,6 +398,15 @@ def render_status(status: dict[str, Any]) -> str:
     )
 
 
+def status_line(index: Index) -> str:
+    """The status HTML; when the index cannot be read (its Chroma server went away, its disk is full),
+    the one-line reason, marked, in its place."""
+    try:
+        return render_status(index.status())
+    except RagError as e:
+        return f'<div class="rag-status"><div class="rag-off">⚠️ {_e(e)}</div></div>'
+
+
 # --- check tab: rendering (unit-tested) -----------------------------------------------------------
 CHECK_PLACEHOLDER = (
     '<p class="rag-empty">Each sentence of the text appears here with its verdict and the quotes behind it.</p>'
@@ -663,8 +673,9 @@ def remove_article(index: Index, target: str) -> str:
     target = (target or "").strip()
     if not target:
         return "Choose an article first: click its row, or type its file or id."
-    records = index.store.article_records()
-    locations = index.article_of_locations()
+    with translated(Place.of(index.settings), "remove"):  # a Chroma server that went away: one line
+        records = index.store.article_records()
+        locations = index.article_of_locations()
     # One article at a time: an id, or an input the ledger knows (a file, FILE#RECORD); never a folder.
     if target not in records and target not in locations:
         return f"Nothing was removed: {as_markdown_text(target)} is not an article id or an indexed file."
@@ -711,17 +722,18 @@ def library_tab(index: Index, status: gr.HTML) -> None:
         def _add(paths: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, ...]:  # noqa: B008
             progress(0, desc="Reading the files")
             try:
-                message = add_uploads(index, paths)
+                with translated(Place.of(index.settings), "ingest"):  # a full disk while saving the uploads, too
+                    message = add_uploads(index, paths)
             except RagError as e:
                 message = f"⚠️ {as_markdown_text(str(e))}"
-            return message, _rows(index), _stats(index), render_status(index.status()), None
+            return message, _rows(index), _stats(index), status_line(index), None
 
         def _remove(t: str) -> tuple[Any, ...]:
             try:
                 message = remove_article(index, t)
             except RagError as e:
                 message = f"⚠️ {as_markdown_text(str(e))}"
-            return message, _rows(index), _stats(index), render_status(index.status()), ""
+            return message, _rows(index), _stats(index), status_line(index), ""
 
         def _pick(evt: gr.SelectData) -> str:
             row = evt.row_value or []
@@ -754,7 +766,7 @@ def build_app(index: Index) -> gr.Blocks:
         )
         # Re-read on page load and every STATUS_EVERY_S: counts, and whether Ollama is up with the model pulled.
         status = gr.HTML(
-            lambda: render_status(index.status()),
+            lambda: status_line(index),
             every=gr.Timer(STATUS_EVERY_S),
             elem_id="status",
             css_template=STATUS_CSS,
@@ -874,7 +886,7 @@ def build_app(index: Index) -> gr.Blocks:
 
         def _use_model(name: str) -> str:
             index.use_ollama_model(name or "")
-            return render_status(index.status())
+            return status_line(index)
 
         demo.load(_models, outputs=[model], queue=False)
         model.change(_use_model, inputs=[model], outputs=[status], queue=False)

@@ -167,7 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
         # reads that field when it builds ResponseError.
         self._send_json(status, {"error": message})
 
-    def _send_stream(self, parts: Iterable[JSON]) -> None:
+    def _send_stream(self, parts: Iterable[JSON], drop_after: int | None = None) -> None:
         # Chunked encoding lets the client read each line as soon as it is
         # sent, and keeps the connection usable for the next request.
         self.send_response(HTTPStatus.OK)
@@ -175,7 +175,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         try:
-            for part in parts:
+            for i, part in enumerate(parts):
+                if drop_after is not None and i >= drop_after:
+                    self._drop()
+                    return
                 line = (json.dumps(part) + "\n").encode()
                 self.wfile.write(f"{len(line):X}\r\n".encode() + line + b"\r\n")
                 self.wfile.flush()
@@ -184,6 +187,13 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up mid-stream, for example to test cancellation.
             self.close_connection = True
+
+    def _drop(self) -> None:
+        # What a client sees when `ollama serve` dies mid-answer: the socket
+        # closes with the chunked body unfinished (no last chunk, no "done").
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def _read_body(self) -> tuple[Any, str | None]:
         length = int(self.headers.get("Content-Length") or 0)
@@ -321,7 +331,7 @@ class _Handler(BaseHTTPRequestHandler):
             # The last line has empty content and carries the statistics.
             yield {"model": model, "created_at": _now()} | shape("") | {"done": True} | stats
 
-        self._send_stream(parts())
+        self._send_stream(parts(), drop_after=stub.drop_after)
 
     def _pull(self, body: JSON) -> None:
         name = body.get("model") or body.get("name")
@@ -388,6 +398,10 @@ class OllamaStubServer:
         judge_delay_s: Seconds a judge call waits before replying (only with
             ``judge_replies`` set); longer than the client's timeout makes
             it time out.
+        drop_after: Streamed lines a /api/chat or /api/generate reply sends
+            before the server drops the connection, leaving the chunked body
+            unfinished: what a client sees when ``ollama serve`` dies while
+            the model writes. None: every stream completes.
 
     Example::
 
@@ -410,6 +424,7 @@ class OllamaStubServer:
         judge_replies: Replies | None = None,
         judge_fail_with: int | None = None,
         judge_delay_s: float = 0.0,
+        drop_after: int | None = None,
     ) -> None:
         if isinstance(models, str):
             raise TypeError("models must be an iterable of names, not str")
@@ -431,6 +446,7 @@ class OllamaStubServer:
         self.judge_replies = judge_replies
         self.judge_fail_with = judge_fail_with
         self.judge_delay_s = judge_delay_s
+        self.drop_after = drop_after
         self.requests: list[RecordedRequest] = []
         self._host = host
         self._port = port
