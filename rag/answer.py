@@ -16,8 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-
-from llama_index.core.llms import LLM, ChatMessage, MessageRole
+from typing import TYPE_CHECKING
 
 from rag.conflicts import find_conflict
 from rag.evidence import MIN_COVERAGE, Evidence
@@ -29,6 +28,9 @@ from rag.languages import language_name, question_language
 from rag.prompts import load_prompt, render
 from rag.types import Answer, Citation, Passage, RemovedSentence, ScoredPassage
 from rag.untrusted import is_instruction
+
+if TYPE_CHECKING:  # llama-index takes a second to import: only the model paths load it
+    from llama_index.core.llms import LLM, ChatMessage
 
 NOT_FOUND_TEXT = "Not found in the indexed articles."
 # An extractive answer takes up to this many sentences, each within this share of the best score.
@@ -81,6 +83,8 @@ def format_passages(passages: list[ScoredPassage]) -> str:
 
 def answer_messages(question: str, passages: list[ScoredPassage]) -> list[ChatMessage]:
     """System rules plus the numbered passages and the question, from the templates in prompts/."""
+    from llama_index.core.llms import ChatMessage, MessageRole
+
     return [
         ChatMessage(role=MessageRole.SYSTEM, content=load_prompt("system")),
         ChatMessage(

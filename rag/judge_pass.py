@@ -35,12 +35,13 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
-
-from llama_index.core.llms import LLM, ChatMessage, MessageRole
+from typing import TYPE_CHECKING, Literal
 
 from rag.judgement import Judgement
 from rag.prompts import render
+
+if TYPE_CHECKING:
+    from llama_index.core.llms import LLM, ChatMessage
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ def format_items(judgements: Sequence[Judgement]) -> str:
 
 def judge_messages(judgements: Sequence[Judgement]) -> list[ChatMessage]:
     """The one user message of the judge call (prompts/judge.md)."""
+    from llama_index.core.llms import ChatMessage, MessageRole
+
     prompt = render("judge", items=format_items(judgements), count=len(judgements))
     return [ChatMessage(role=MessageRole.USER, content=prompt)]
 

@@ -9,14 +9,16 @@ import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import httpx
-from llama_index.core.llms import LLM, ChatMessage
 
 from rag.config import LLMSettings
 from rag.errors import BackendUnavailable, MissingDependency
+
+if TYPE_CHECKING:  # llama-index loads only when a model backend is made
+    from llama_index.core.llms import LLM, ChatMessage
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 

@@ -9,9 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-from llama_index.core.llms import LLM
+from typing import TYPE_CHECKING, Any
 
 from rag.answer import abstention, extractive_answer, generate_verified, passages_for_model, source_note
 from rag.chat import Chat
@@ -32,6 +30,9 @@ from rag.retrieve import HybridRetriever
 from rag.store import Store
 from rag.types import Answer, Citation, IngestReport, Passage, ScoredPassage
 from rag.who import claims_behind, who_answer, who_question_in
+
+if TYPE_CHECKING:  # llama-index loads only when a model backend is made
+    from llama_index.core.llms import LLM
 
 
 class AnswerStream:

@@ -369,12 +369,8 @@ def removed_details(answer: Answer) -> str:
     """How many of the model's sentences were removed, and, folded, which and why."""
     if not answer.removed_note:
         return ""
-    items = "".join(
-        f"<li>{_e(r.sentence)} <em>({_e('; '.join(r.reasons))})</em></li>" for r in answer.removed
-    )
-    return (
-        f'\n\n<details class="rag-removed"><summary>{_e(answer.removed_note)}</summary><ul>{items}</ul></details>'
-    )
+    items = "".join(f"<li>{_e(r.sentence)} <em>({_e('; '.join(r.reasons))})</em></li>" for r in answer.removed)
+    return f'\n\n<details class="rag-removed"><summary>{_e(answer.removed_note)}</summary><ul>{items}</ul></details>'
 
 
 def render_status(status: dict[str, Any]) -> str:

@@ -1,13 +1,18 @@
 """Near-duplicate articles (syndicated wire copies, light edits): MinHash over word shingles, with LSH
-to find candidates among everything stored, via datasketch."""
+to find candidates among everything stored, via datasketch (imported on first use: it pulls in scipy,
+a quarter of a second that commands which never ingest should not pay)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+if TYPE_CHECKING:
+    from datasketch import LeanMinHash, MinHash
 
 NUM_PERM = 128
 SHINGLE_WORDS = 5
@@ -16,7 +21,14 @@ SHINGLE_WORDS = 5
 MIN_SHINGLES = 40
 
 SCHEME = "affine32"  # datasketch 2's default; stated, because stored signatures must be read back with it
-_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME)  # permutations reused: making them is the slow part
+
+
+@cache
+def _template() -> MinHash:
+    """Permutations made once and reused: making them is the slow part."""
+    from datasketch import MinHash
+
+    return MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME)
 
 
 def shingles(text: str) -> set[bytes]:
@@ -29,7 +41,9 @@ def signature(text: str) -> LeanMinHash | None:
     grams = shingles(text)
     if len(grams) < MIN_SHINGLES:
         return None
-    m = MinHash(num_perm=NUM_PERM, seed=1, permutations=_TEMPLATE.permutations, scheme=SCHEME)
+    from datasketch import LeanMinHash, MinHash
+
+    m = MinHash(num_perm=NUM_PERM, seed=1, permutations=_template().permutations, scheme=SCHEME)
     m.update_batch(list(grams))
     return LeanMinHash(m)
 
@@ -39,6 +53,8 @@ def to_bytes(sig: LeanMinHash | None) -> bytes:
 
 
 def from_bytes(blob: bytes) -> LeanMinHash | None:
+    from datasketch import LeanMinHash
+
     return LeanMinHash(seed=1, hashvalues=np.frombuffer(blob, dtype=np.uint64), scheme=SCHEME) if blob else None
 
 
@@ -52,6 +68,8 @@ class NearDuplicates:
     """Signatures of stored articles; `find` returns the most similar one above the threshold."""
 
     def __init__(self, threshold: float) -> None:
+        from datasketch import MinHashLSH
+
         self.threshold = threshold
         self._lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
         self._sigs: dict[str, LeanMinHash] = {}
