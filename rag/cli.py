@@ -35,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser(
-        "ingest", help="add articles (.txt .md .html .pdf .docx .json .jsonl files or folders) to the index"
+        "ingest",
+        help="add articles (.txt .md .html .pdf .docx .json .jsonl, feeds .rss .atom .xml, e-mail .eml .mbox, "
+        "saved pages .mhtml .mht; files or folders) to the index",
     )
     _common(p)
     p.add_argument("paths", nargs="+", help="files or folders (folders are read recursively); '-' reads stdin")

@@ -43,7 +43,7 @@ class RawDocument:
     """One article's worth of input: a whole file, or one record of a JSON / JSON Lines export."""
 
     path: Path
-    kind: str  # where the text came from: "text", "html", "pdf", "docx" or "record"
+    kind: str  # where the text came from: "text", "html", "pdf", "docx", "record", "feed" or "email"
     text: str  # plain text, never markup (extracted from HTML, PDF, DOCX or the JSON record)
     raw: bytes  # the bytes this article came from (the file, or the record's line), for hashing
     key: str = ""  # "" for one-article files; the record's id inside an export, else a hash of the record
