@@ -9,7 +9,7 @@ PORT   ?= 7860
 # The one test command: README, `make test` and .ci/run all use it.
 TEST_CMD := $(PY) -m pytest
 
-.PHONY: help install browser run test eval bench check clean
+.PHONY: help install browser run test eval bench reliability check clean
 
 help:  ## list targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -46,6 +46,9 @@ eval: install  ## quality tables on ../shared/eval: all sets extractive (FaithBe
 
 bench: install  ## speed table (ingest of 100 PolNeAR articles + 500 RealTimeQA records; BENCH_ARGS="--articles 0 --records 0" for all)
 	$(RAG) bench $(BENCH_ARGS)
+
+reliability: install  ## reliability figures: hostile files, SIGKILLs during ingest, faults, UI load (about 10 minutes; RELIABILITY_ARGS="--short" or "--only kills")
+	$(PY) -m rag.reliability $(RELIABILITY_ARGS)
 
 check: install  ## lint and type-check
 	$(VENV)/bin/ruff check rag tests
