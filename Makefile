@@ -47,7 +47,7 @@ eval: install  ## quality tables on ../shared/eval: all sets extractive (FaithBe
 bench: install  ## speed table (ingest of 100 PolNeAR articles + 500 RealTimeQA records; BENCH_ARGS="--articles 0 --records 0" for all)
 	$(RAG) bench $(BENCH_ARGS)
 
-reliability: install  ## reliability figures: hostile files, SIGKILLs during ingest, faults, UI load (about 10 minutes; RELIABILITY_ARGS="--short" or "--only kills")
+reliability: install  ## reliability figures: hostile files, SIGKILLs during ingest, faults, UI load (about 12 minutes; RELIABILITY_ARGS="--short" or "--only kills")
 	$(PY) -m rag.reliability $(RELIABILITY_ARGS)
 
 check: install  ## lint and type-check

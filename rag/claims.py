@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from rag.atomic import write_text_atomically
 from rag.attribution import EXTRACTOR_VERSION, ExtractedClaim, extract_claims
 
 FILE_NAME = "claims.json"
@@ -73,6 +73,4 @@ class ClaimIndex:
             "version": EXTRACTOR_VERSION,
             "articles": {aid: [c.to_json() for c in claims] for aid, claims in self._by_article.items()},
         }
-        tmp = folder / f".{FILE_NAME}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, folder / FILE_NAME)
+        write_text_atomically(folder / FILE_NAME, json.dumps(payload, ensure_ascii=False))

@@ -407,18 +407,20 @@ def _run(store: Store, embedder: Embedder | None, settings: Settings, report: In
             recovered = recover(store, ledger)
             run = _Ingest(store, ledger, embedder, settings, report)
             yield run
+            # The line statistics first: a file marked done is never read again, so the counts its lines
+            # added must be on disk before (a kill in between re-reads files whose lines are counted once).
+            run.lines.save(Path(settings.index) / "boilerplate.json")
             with ledger.transaction():
                 for path, sha in run.done_files.items():
                     if path not in run.problem_files and path not in run.reread:
                         ledger.set_file(path, sha, CLEANER_VERSION)
-            if run.wrote or recovered or _stale(store):
+            if run.wrote or recovered or is_stale(store):
                 store.commit()
-            run.lines.save(Path(settings.index) / "boilerplate.json")
     finally:
         ledger.close()
 
 
-def _stale(store: Store) -> bool:
+def is_stale(store: Store) -> bool:
     """The keyword index or the manifest's counts do not match the collection (a run was killed after
     its last write but before its commit)."""
     manifest = store.manifest()

@@ -17,6 +17,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
+from rag.atomic import write_text_atomically
 from rag.ingest.clean import FUNCTION_WORDS
 from rag.variants import Variants, aliases_digest
 
@@ -150,9 +151,8 @@ class KeywordIndex:
         folder.mkdir(parents=True, exist_ok=True)
         if self._bm25 is not None:
             self._bm25.save(str(folder))
-        tmp = folder / "ids.json.tmp"
-        tmp.write_text(json.dumps({"stamp": stamp, "ids": self.ids, "name_words": sorted(self.name_words)}))
-        tmp.replace(folder / "ids.json")  # written last: a half-saved index reads as stale, not as valid
+        ids = {"stamp": stamp, "ids": self.ids, "name_words": sorted(self.name_words)}
+        write_text_atomically(folder / "ids.json", json.dumps(ids))  # last: a half-saved index reads as stale
 
     @classmethod
     def load(cls, folder: Path, stamp: str) -> KeywordIndex | None:

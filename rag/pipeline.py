@@ -20,7 +20,7 @@ from rag.errors import BadQuestion, IndexWriteFailed, NoArticles, RagError, Stor
 from rag.evidence import rank_evidence, unknown_terms
 from rag.faults import WRITES, Doing, Place, backend_fault, translated
 from rag.filters import Filters
-from rag.indexer import ingest_paths, ledger_path, recover, remove, writer_lock
+from rag.indexer import ingest_paths, is_stale, ledger_path, recover, remove, writer_lock
 from rag.ingest.ledger import Location, existing_ledger
 from rag.judge_pass import judge_pass_enabled
 from rag.judgement import SupportJudge
@@ -119,11 +119,13 @@ class Index:
         """An ingest killed half-way leaves unfinished articles listed in the ledger: delete them now
         (unless that ingest is still running), so questions never see a half-written article."""
         with existing_ledger(ledger_path(self.settings)) as ledger:
-            if ledger is None or not (ledger.unfinished() or ledger.relabels()):
+            # A run killed inside its final commit leaves nothing unfinished, but a manifest (or keyword
+            # index) that does not match the collection: "no articles" while Chroma holds them all.
+            if ledger is None or not (ledger.unfinished() or ledger.relabels() or is_stale(self.store)):
                 return
             try:
                 with writer_lock(self.settings):
-                    if recover(self.store, ledger):
+                    if recover(self.store, ledger) or is_stale(self.store):
                         self.store.commit()
             except RagError:
                 pass  # an ingest is running: it finishes (or recovers) its own work

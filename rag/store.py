@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -18,6 +19,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from rag.atomic import write_text_atomically
 from rag.claims import ClaimIndex
 from rag.config import Settings
 from rag.embed import Vectors
@@ -135,6 +137,9 @@ class Store:
         self._claims: ClaimIndex | None = None
         self._claims_stamp = ""
         self._abandoned = False
+        # The keyword index and the claims are derived from the collection and cached here; the threads of
+        # `rag serve` (questions, uploads) rebuild and save them one at a time.
+        self._derived_lock = threading.RLock()
         try:  # a full disk, a read-only folder or a Chroma server that is down: one line (rag.faults)
             with translated(Place.of(settings), "open"):
                 self.folder.mkdir(parents=True, exist_ok=True)
@@ -223,9 +228,7 @@ class Store:
         self._mirror_manifest(manifest)
 
     def _mirror_manifest(self, manifest: dict[str, Any]) -> None:
-        tmp = self.folder / "manifest.json.tmp"
-        tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-        tmp.replace(self.folder / "manifest.json")
+        write_text_atomically(self.folder / "manifest.json", json.dumps(manifest, indent=2) + "\n")
 
     def _repair_manifest_file(self) -> None:
         """A process killed between the two writes of `_write_manifest` leaves the file behind Chroma;
@@ -301,6 +304,10 @@ class Store:
     def claim_index(self) -> ClaimIndex:
         """Who said what in every stored article: loaded from disk, extended with the articles added
         since (by this or another writer), saved again unless a write is under way."""
+        with self._derived_lock:
+            return self._current_claim_index()
+
+    def _current_claim_index(self) -> ClaimIndex:
         stamp = self._stamp()
         if self._claims is None or self._claims_stamp != stamp:
             current = self._claims if self._claims is not None else ClaimIndex.load(self.folder)
@@ -330,6 +337,10 @@ class Store:
 
     def commit(self) -> None:
         """After a batch of writes: record counts in the manifest and rebuild the keyword index."""
+        with self._derived_lock:
+            self._commit()
+
+    def _commit(self) -> None:
         ids, texts = [], []
         for pid, text, _ in self._iter_rows():
             ids.append(pid)
@@ -412,6 +423,10 @@ class Store:
     def keyword_index(self) -> KeywordIndex:
         """The BM25 index for the current contents: loaded from disk, or rebuilt when another writer
         (for example another client of the same Chroma server) changed the collection."""
+        with self._derived_lock:
+            return self._current_keyword_index()
+
+    def _current_keyword_index(self) -> KeywordIndex:
         stamp = self._stamp()
         if self._keyword is None or self._keyword_stamp != stamp:
             self._keyword = KeywordIndex.load(self.folder / "keyword", stamp)

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from rag.atomic import write_text_atomically
 
 # --- repeated lines across articles -------------------------------------------------------------
 
@@ -76,9 +77,7 @@ class LineStats:
         """Write as JSON, atomically (a crash leaves the old file, never half a new one)."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(json.dumps({"version": 1, "counts": self.counts, "seen": sorted(self.seen)}))
-        os.replace(tmp, target)
+        write_text_atomically(target, json.dumps({"version": 1, "counts": self.counts, "seen": sorted(self.seen)}))
 
     @classmethod
     def load(cls, path: str | Path) -> LineStats:
