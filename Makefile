@@ -48,7 +48,7 @@ bench: install  ## speed table (ingest of 100 PolNeAR articles + 500 RealTimeQA 
 	$(RAG) bench $(BENCH_ARGS)
 
 reliability: install  ## reliability figures: hostile files, SIGKILLs during ingest, faults, UI load (about 12 minutes; RELIABILITY_ARGS="--short" or "--only kills")
-	$(PY) -m rag.reliability $(RELIABILITY_ARGS)
+	$(PY) -m rag.eval.reliability $(RELIABILITY_ARGS)
 
 check: install  ## lint and type-check
 	$(VENV)/bin/ruff check rag tests

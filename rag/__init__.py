@@ -14,12 +14,13 @@
 >>> rag.check_against(text, [{"id": "p1", "text": "..."}])   # ... against given passages, no index
 """
 
-from rag.check import BadCheckInput, CheckedSentence, check_against
+from rag.answer.check import BadCheckInput, CheckedSentence, check_against
+from rag.answer.judgement import Judgement
+from rag.app.index import Index, open_index
+from rag.app.stream import AnswerStream
 from rag.config import Settings
 from rag.errors import RagError
-from rag.filters import BadFilter, Filters, NoMatchingArticles
-from rag.judgement import Judgement
-from rag.pipeline import AnswerStream, Index, open_index
+from rag.search.filters import BadFilter, Filters, NoMatchingArticles
 from rag.types import Answer, Article, Citation, Claim, IngestReport, Passage
 
 open = open_index

@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import (
@@ -110,7 +111,7 @@ class RetrieveSettings(_Section):
     expand_names: bool = Field(
         True,
         description="Embed the question with other spellings of the place and person names in it (renamings, "
-        "Russian forms: rag/data/aliases.tsv).",
+        "Russian forms: rag/text/data/aliases.tsv).",
     )
     per_article: int = Field(
         1,
@@ -221,3 +222,14 @@ class Settings(BaseSettings):
         """Short hash of everything that can change an answer, recorded on each Answer."""
         blob = json.dumps(self.model_dump(mode="json", exclude={"index", "chroma_url", "ui"}), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def normalise_ollama_host(host: str) -> str:
+    """OLLAMA_HOST may be 'host:port', '0.0.0.0', or a full URL: make it a URL a client can call."""
+    if "://" not in host:
+        host = "http://" + host
+    url = urlparse(host)
+    hostname = url.hostname or "127.0.0.1"
+    if hostname in ("0.0.0.0", "::"):
+        hostname = "127.0.0.1"
+    return f"{url.scheme}://{hostname}:{url.port or 11434}"

@@ -33,7 +33,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from rag.config import LLMSettings, Settings
+from rag.config import LLMSettings, Settings, normalise_ollama_host
 from rag.errors import AnswerInterrupted, BackendUnavailable, DiskFull, IndexReadOnly, RagError, StoreUnavailable
 
 Doing = Literal["ingest", "remove", "open", "ask", "search", "check", "status"]
@@ -293,7 +293,6 @@ def translated(place: Place, doing: Doing) -> Iterator[None]:
 def backend_fault(backend: str, exc: BaseException, settings: LLMSettings, started: bool) -> BackendUnavailable:
     """The one-line error for a backend that failed; `started`: part of the answer was already shown
     (then it is an AnswerInterrupted, so a terminal puts the error on a line of its own)."""
-    from rag.llm import normalise_ollama_host
 
     kind = AnswerInterrupted if started else BackendUnavailable
     instead = "or use the extractive backend (--backend extractive)"

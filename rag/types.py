@@ -128,7 +128,7 @@ class Claim:
 
 @dataclass(frozen=True)
 class RemovedSentence:
-    """A sentence of a model's answer that was not shown, and why (rag.judgement's reasons)."""
+    """A sentence of a model's answer that was not shown, and why (rag.answer.judgement's reasons)."""
 
     sentence: str
     reasons: tuple[str, ...]
@@ -161,7 +161,7 @@ class Answer:
     language_note: str = ""
     # Sentences the model wrote that were not shown, with the reasons (a generated answer only).
     removed: list[RemovedSentence] = field(default_factory=list)
-    # Set when the judge pass (rag.judge_pass) failed or could not read its verdicts: the checker's stand.
+    # Set when the judge pass (rag.answer.judge_pass) failed or could not read its verdicts: the checker's stand.
     judge_note: str = ""
 
     @property

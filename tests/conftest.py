@@ -30,9 +30,9 @@ def rag_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _llm_keyword() -> str:
     """The keyword `rag.open` takes an injected LLM under (`language_model`; `llm` in older code)."""
-    import rag.pipeline
+    import rag.app.index
 
-    params = inspect.signature(rag.pipeline.open_index).parameters
+    params = inspect.signature(rag.app.index.open_index).parameters
     return "language_model" if "language_model" in params else "llm"
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.attribution import ExtractedClaim, extract_claims
+from rag.claims.attribution import ExtractedClaim, extract_claims
 from rag.eval.common import format_table, read_jsonl
 
 Ranges = tuple[tuple[int, int], ...]

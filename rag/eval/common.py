@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from rag.app.index import Index
 from rag.config import Settings
-from rag.pipeline import Index
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "eval"

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.answer import CitationChecker
+from rag.answer.compose import CitationChecker
+from rag.answer.judgement import MIN_COVERAGE, Judgement
+from rag.answer.support_checks import is_lead_in
 from rag.eval.common import format_table, split_questions
-from rag.ingest.chunk import split_sentences
-from rag.judgement import MIN_COVERAGE, Judgement
-from rag.support_checks import is_lead_in
+from rag.text.sentences import split_sentences
 from rag.types import Passage, ScoredPassage
 
 SMALL_OPEN = (
@@ -221,7 +221,7 @@ def _refit(j: Judgement, weights: Sequence[float], threshold: float) -> str:
     if j.verdict == "verified":
         return "verified"
     if j.features[0] < MIN_COVERAGE or (j.verdict == "removed" and j.score == 0.0):
-        return "removed"  # too few words quoted (rag.judgement.enough_words)
+        return "removed"  # too few words quoted (rag.answer.judgement.enough_words)
     z = weights[-1] + sum(w * x for w, x in zip(weights[:-1], j.features, strict=True))
     return "supported" if 1 / (1 + math.exp(-z)) >= threshold else "removed"
 
@@ -273,7 +273,7 @@ def tune(folder: Path) -> dict[str, Any]:
     labels = [int(j.label == "consistent" and not j.sample.endswith("~other")) for j in train]
     weights = fit_logistic([j.judgement.features for j in train], labels)
     rows = curve(judged, weights, [round(0.2 + 0.02 * i, 2) for i in range(16)], wrong)
-    print("FaithBench dev: fitted weights (features of rag.support_checks.soft_features, then intercept):")
+    print("FaithBench dev: fitted weights (features of rag.answer.support_checks.soft_features, then intercept):")
     print("  " + ", ".join(f"{w:.3f}" for w in weights))
     heads = ["threshold", "consistent kept", "kept (no lead-ins)", "kept (4 small)",
              "unwanted shown verified", "unwanted removed",

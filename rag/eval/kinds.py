@@ -23,10 +23,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.app.index import Index
 from rag.config import Settings
 from rag.eval import common
 from rag.eval.common import ROOT, cached_index, format_table, mean, read_jsonl
-from rag.pipeline import Index
 from rag.types import Answer
 
 QUESTIONS = Path(__file__).parent / "data" / "kinds_qa.jsonl"

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.app.index import Index
 from rag.config import Settings
 from rag.eval.common import cached_index, first_rank, format_table, mean, rank_metrics, split_questions
-from rag.pipeline import Index
 
 
 @dataclass

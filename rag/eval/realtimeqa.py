@@ -14,12 +14,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from rag.app.index import Index
 from rag.config import Settings
 from rag.eval.common import cached_index, first_rank, format_table, mean, rank_metrics, split_questions
-from rag.filters import Filters
-from rag.indexer import ledger_path
+from rag.ingest.indexer import ledger_path
 from rag.ingest.ledger import existing_ledger
-from rag.pipeline import Index
+from rag.search.filters import Filters
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 
 from rag.config import Settings
 from rag.eval.common import ROOT, cached_index, format_table, mean, read_jsonl
-from rag.ingest.chunk import split_sentences
+from rag.text.sentences import split_sentences
 from rag.types import Answer, ScoredPassage
 
 

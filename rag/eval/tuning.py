@@ -15,12 +15,12 @@ from typing import Any
 
 from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_GERMAN, STOPWORDS_RUSSIAN, STOPWORDS_SWEDISH
 
-from rag import keyword
+from rag.app.index import Index
 from rag.eval.common import first_rank, format_table, rank_metrics
-from rag.ingest.clean import FUNCTION_WORDS
-from rag.keyword import KeywordIndex
-from rag.pipeline import Index
-from rag.retrieve import reciprocal_rank_fusion, spread_over_articles
+from rag.search.retrieve import reciprocal_rank_fusion, spread_over_articles
+from rag.store import keyword
+from rag.store.keyword import KeywordIndex
+from rag.text.languages import FUNCTION_WORDS
 
 DEPTH = 100
 

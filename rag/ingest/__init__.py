@@ -1,1 +1,2 @@
-"""Files to Articles to Passages: load, clean, chunk."""
+"""Ingest: files → cleaned articles → passages, into a store it is handed.
+Takes files, folders or piped bytes; gives passages with offsets, stored crash-safely, and a report of every input."""

@@ -104,35 +104,3 @@ def clean_document(doc: RawDocument, lines: LineStats | None = None, min_repeats
         words=word_count(text),
         author=_meta(doc, "author") or find_author(full),
     )
-
-
-# Very common function words: enough to tell the languages of a news collection apart.
-_STOPWORDS = {
-    "en": "the and of to in is that for was with on as by said have from has are were",
-    "sv": "och att det som en på är av för med till den har inte de om ett säger",
-    "de": "der die und das ist nicht mit den von zu ein sich auf für im dem",
-    "fr": "le la les et des est une en du que pour dans qui sur pas par",
-    "es": "el la los las y en que del se por con una para es al",
-    "it": "il di che la per una sono della non con del al le si",
-    "nl": "de het een en van is dat op te niet zijn voor met",
-    "pt": "o a os de que do da em um para com não uma no na",
-    "da": "og at det som en på er af for med til den har ikke de",
-    "pl": "i w na z że się nie do to jest jak o od po",
-    "ru": "и в не на что с по как это он из за от то",
-    "uk": "і в не на що з та як це до за від у є",
-}
-FUNCTION_WORDS = {lang: set(words.split()) for lang, words in _STOPWORDS.items()}
-
-
-def detect_language(text: str) -> str:
-    """ISO 639-1 code of a question's language by function-word counts; 'und' when unsure.
-
-    Meant for short texts (questions): no model to load and steady on a dozen words. Articles use
-    `rag.ingest.metadata.article_language` (py3langid), which knows ~100 languages.
-    """
-    words = re.findall(r"[^\W\d_]+", text[:5000].lower())
-    if not words:
-        return "und"
-    scores = {lang: sum(w in stops for w in words) for lang, stops in FUNCTION_WORDS.items()}
-    best = max(scores, key=lambda k: scores[k])
-    return best if scores[best] >= max(2, len(words) // 50) else "und"

@@ -542,7 +542,3 @@ RECORD_PARSERS: dict[str, Callable[[Path, bytes, JsonFields, IngestSettings], It
     ".json": parse_json,
     ".jsonl": parse_jsonl,
 }
-
-# Feeds (.rss .atom .xml), e-mail (.eml .mbox) and saved pages (.mhtml .mht): rag.ingest.news_formats builds
-# on the readers above and adds its own to both tables when imported (from here, or first: either works).
-import rag.ingest.news_formats  # noqa: E402, F401

@@ -19,7 +19,8 @@ from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
 from rag.config import IngestSettings
-from rag.ingest.formats import ARTICLE_PARSERS, RECORD_PARSERS, RawDocument
+from rag.ingest import formats, news_formats
+from rag.ingest.formats import RawDocument
 from rag.ingest.guard import guarded_iter
 from rag.types import FileProblem
 
@@ -34,6 +35,9 @@ __all__ = [
     "read_document",
 ]
 
+# suffix -> reader: formats.py's (text, HTML, PDF, Word, JSON) and news_formats.py's (feeds, e-mail, MHTML)
+ARTICLE_PARSERS = {**formats.ARTICLE_PARSERS, **news_formats.NEWS_ARTICLE_PARSERS}
+RECORD_PARSERS = {**formats.RECORD_PARSERS, **news_formats.NEWS_RECORD_PARSERS}
 RECORD_SUFFIXES = frozenset(RECORD_PARSERS)  # exports holding many articles, one per record
 SUPPORTED_SUFFIXES = frozenset(ARTICLE_PARSERS) | RECORD_SUFFIXES
 

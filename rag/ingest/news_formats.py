@@ -16,7 +16,7 @@ import email
 import email.policy
 import html as html_lib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from copy import deepcopy
 from dataclasses import dataclass, replace
 from email.message import EmailMessage, MIMEPart
@@ -28,8 +28,6 @@ from urllib.parse import urljoin
 from rag.config import IngestSettings, JsonFields
 from rag.ingest.formats import (
     _DEFAULTS,
-    ARTICLE_PARSERS,
-    RECORD_PARSERS,
     Parsed,
     RawDocument,
     _content_key,
@@ -568,7 +566,15 @@ def parse_mhtml(path: Path, raw: bytes, limits: IngestSettings = _DEFAULTS) -> P
 
 # --- dispatch -------------------------------------------------------------------------------------------
 
-# formats.py imports this module at its end and this module adds its readers to those tables, so
-# whichever of the two is imported first, the tables are complete once it is (no import cycle).
-ARTICLE_PARSERS.update({".eml": parse_eml, ".mht": parse_mhtml, ".mhtml": parse_mhtml})
-RECORD_PARSERS.update({".atom": parse_feed, ".mbox": parse_mbox, ".rss": parse_feed, ".xml": parse_feed})
+# Beside formats.py's own: rag.ingest.load dispatches on both tables.
+NEWS_ARTICLE_PARSERS: dict[str, Callable[[Path, bytes, IngestSettings], Parsed]] = {
+    ".eml": parse_eml,
+    ".mht": parse_mhtml,
+    ".mhtml": parse_mhtml,
+}
+NEWS_RECORD_PARSERS: dict[str, Callable[[Path, bytes, JsonFields, IngestSettings], Iterator[Parsed]]] = {
+    ".atom": parse_feed,
+    ".mbox": parse_mbox,
+    ".rss": parse_feed,
+    ".xml": parse_feed,
+}

@@ -19,7 +19,7 @@ from llama_index.core.llms import (
 from llama_index.core.llms.callbacks import llm_completion_callback
 from pydantic import Field, PrivateAttr
 
-from rag.embed import HashingEmbedder  # lives beside the real embedders: `embed.model = "hashing"`
+from rag.store.embed import HashingEmbedder  # lives beside the real embedders: `embed.model = "hashing"`
 
 __all__ = ["HashingEmbedder", "ScriptedLLM"]
 

@@ -21,7 +21,7 @@ Example::
         assert reply.message.content == "Paris."
         assert srv.requests[-1][:2] == ("POST", "/api/chat")
 
-The answer and the judge pass (rag.judge_pass) ask the same model. A request
+The answer and the judge pass (rag.answer.judge_pass) ask the same model. A request
 whose messages contain ``JUDGE_MARK`` (a phrase of ``prompts/judge.md``) is
 a judge call: with ``judge_replies`` set it gets those replies (and
 ``judge_fail_with`` / ``judge_delay_s``), so a test scripts the answer and

@@ -28,7 +28,7 @@ VERIFIED_2 = "Mosiychuk accused the Ukrainian leadership of misleading citizens 
 BORDERLINE = "Igor Mosiychuk said Ukrainian soldiers had lost control of Pokrovsk"
 BORDERLINE_2 = "Former lawmaker Mosiychuk said on November 4 that Ukraine had lost Pokrovsk"
 HARD_FAILURE = "Igor Mosiychuk claimed on November 9 that Ukrainian troops had already lost control of Pokrovsk"
-# A kept paraphrase is marked apart from a verified quote of the same passage (rag.answer._Citer): after
+# A kept paraphrase is marked apart from a verified quote of the same passage (rag.answer.compose._Citer): after
 # VERIFIED [1], BORDERLINE is shown with a marker of its own.
 
 
@@ -159,8 +159,8 @@ def test_off_by_default_for_the_llamacpp_backend(seeded: Path, monkeypatch: pyte
 
     for setting, calls in (("auto", 1), ("on", 2)):
         llm = scripted(f"{VERIFIED} [1]. {BORDERLINE} [1].")
-        monkeypatch.setattr("rag.pipeline.make_llm", lambda backend, settings, llm=llm: llm)
-        monkeypatch.setattr("rag.pipeline.resolve_backend", lambda settings, requested=None: "llamacpp")
+        monkeypatch.setattr("rag.app.index.make_llm", lambda backend, settings, llm=llm: llm)
+        monkeypatch.setattr("rag.app.index.resolve_backend", lambda settings, requested=None: "llamacpp")
         idx = rag.open(seeded, embedder=HashingEmbedder(), llm={"judge_pass": setting})
         answer = idx.ask(QUESTION, backend="llamacpp")
         assert answer.backend == "llamacpp" and len(llm.prompts) == calls, setting

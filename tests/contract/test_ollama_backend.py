@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import rag
+from rag.answer.llm import ollama_status, resolve_backend
 from rag.errors import BackendUnavailable
-from rag.llm import ollama_status, resolve_backend
 from rag.testing import HashingEmbedder
 from rag.testing.ollama_server import OllamaStubServer
 
@@ -118,7 +118,7 @@ def test_server_error_during_chat_is_a_clear_error(seeded: Path) -> None:
 def test_cli_json_records_the_backend(
     seeded: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rag.cli import main
+    from rag.app.cli import main
 
     reply = _cite(
         "lost control of Pokrovsk",

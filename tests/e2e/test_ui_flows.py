@@ -66,7 +66,7 @@ def _free_port() -> int:
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, rag.Index]]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    ui = pytest.importorskip("rag.ui", reason="the UI needs gradio")
+    ui = pytest.importorskip("rag.app.ui", reason="the UI needs gradio")
     folder = tmp_path_factory.mktemp("ui")
     index = rag.Index(
         rag.Settings(index=folder / "index", llm={"backend": "extractive"}),

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import rag
-from rag.answer import CitationChecker
-from rag.llm import llamacpp_status
+from rag.answer.compose import CitationChecker
+from rag.answer.llm import llamacpp_status
 
 SEEDS = Path(__file__).parents[2] / "seeds"
 
@@ -125,7 +125,7 @@ def test_cli_ask_json_cold(tmp_path: Path) -> None:
     env_index = tmp_path / "cli-index"
 
     def run(*a: str) -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "rag.cli", *a, "--index", str(env_index)]
+        cmd = [sys.executable, "-m", "rag.app.cli", *a, "--index", str(env_index)]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
     ingest = run("ingest", str(SEEDS), "--quiet")

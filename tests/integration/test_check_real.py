@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import rag
-from rag.cli import main
+from rag.app.cli import main
 
 SEEDS = Path(__file__).parents[2] / "seeds"
 TORETSK = "004_6291d9374a122252.txt"
@@ -60,7 +60,7 @@ def test_cli_check_against_the_real_index(
 
 def _rag(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *args], input=stdin, capture_output=True, timeout=300, check=False
+        [sys.executable, "-m", "rag.app.cli", *args], input=stdin, capture_output=True, timeout=300, check=False
     )
 
 

@@ -33,7 +33,7 @@ def _stored_articles(index: Path) -> int:
 
 def _ingest(folder: Path, index: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "ingest", str(folder), "--index", str(index), "--quiet"],
+        [sys.executable, "-m", "rag.app.cli", "ingest", str(folder), "--index", str(index), "--quiet"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, "RAG_EMBED__BATCH_SIZE": "8"},

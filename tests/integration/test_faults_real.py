@@ -16,10 +16,9 @@ from typing import Any
 import pytest
 
 import rag
-from rag.cli import main
-from rag.embed import Vectors
+from rag.app.cli import main
 from rag.errors import StoreUnavailable
-from rag.reliability.faults import (
+from rag.eval.reliability.faults import (
     ANSWER_FILE,
     QUESTION,
     ChromaServer,
@@ -31,6 +30,7 @@ from rag.reliability.faults import (
     tmpfs,
     write_articles,
 )
+from rag.store.embed import Vectors
 from rag.testing import HashingEmbedder
 from rag.testing.ollama_server import OllamaStubServer
 
@@ -237,7 +237,7 @@ def _cite_then_more(request: dict[str, Any]) -> str:
 def test_ollama_dying_mid_answer_is_one_line_in_the_cli_and_a_marked_error_in_the_ui(
     seeded_index_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rag.ui import respond
+    from rag.app.ui import respond
 
     question = "Did Ukrainian troops lose control of Pokrovsk?"
     first = "Igor Mosiychuk claimed that Ukrainian troops had already lost control of Pokrovsk [1]."

@@ -68,7 +68,7 @@ def test_every_format_ingests_with_real_components_and_answers(tmp_path: Path) -
 
     index = tmp_path / "index"
     done = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "ingest", str(lib), "--index", str(index), "--quiet"],
+        [sys.executable, "-m", "rag.app.cli", "ingest", str(lib), "--index", str(index), "--quiet"],
         capture_output=True,
         text=True,
         check=False,
@@ -81,7 +81,18 @@ def test_every_format_ingests_with_real_components_and_answers(tmp_path: Path) -
     assert f"{lib / 'syndicated.txt'}: near-duplicate" in summary
 
     piped = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "ingest", "-", "--stdin-name", "memo.txt", "--index", str(index), "--quiet"],
+        [
+            sys.executable,
+            "-m",
+            "rag.app.cli",
+            "ingest",
+            "-",
+            "--stdin-name",
+            "memo.txt",
+            "--index",
+            str(index),
+            "--quiet",
+        ],
         input="Kharkiv metro stations sheltered 40,000 people during the night raid, the city council said.",
         capture_output=True,
         text=True,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import rag
-from rag.llm import llamacpp_status
+from rag.answer.llm import llamacpp_status
 
 SEEDS = Path(__file__).parents[2] / "seeds"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import rag
-from rag.filters import Filters, NoMatchingArticles
+from rag.search.filters import Filters, NoMatchingArticles
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""The short reliability scenarios (what `python -m rag.reliability --short` runs): every row must be ok."""
+"""The short reliability scenarios (what `python -m rag.eval.reliability --short` runs): every row must be ok."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.reliability.report import table
-from rag.reliability.suite import run_scenario
+from rag.eval.reliability.report import table
+from rag.eval.reliability.suite import run_scenario
 
 pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("rag_env")]
 

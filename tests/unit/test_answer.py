@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rag.answer import (
+from rag.answer.compose import (
     NOT_FOUND_TEXT,
     CitationChecker,
     complete_sentences,
@@ -19,9 +19,9 @@ from rag.answer import (
     generate_verified,
     strip_markers,
 )
+from rag.answer.evidence import Evidence, rank_evidence
+from rag.answer.judgement import SupportJudge, quote_units
 from rag.eval.common import DEFAULT_DATA
-from rag.evidence import Evidence, rank_evidence
-from rag.judgement import SupportJudge, quote_units
 from rag.testing import ScriptedLLM
 from rag.types import Answer, Passage, ScoredPassage
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from rag.attribution import EXTRACTOR_VERSION, ExtractedClaim, extract_claims, quotation_spans, split_role
-from rag.claims import ClaimIndex
+from rag.claims.attribution import EXTRACTOR_VERSION, ExtractedClaim, extract_claims, quotation_spans, split_role
+from rag.claims.stored import ClaimIndex
 from rag.eval.attribution import Attribution, pair_matches, read_annotations
 
 MakeIndex = Callable[..., Any]

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from rag.bench_scale import latency, replicate
-from rag.filters import Filters
+from rag.eval.bench_scale import latency, replicate
+from rag.search.filters import Filters
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import rag
-from rag.check import (
+from rag.answer.check import (
     MAX_CHECK_CHARS,
     BadCheckInput,
     CheckedSentence,
@@ -29,12 +29,12 @@ from rag.check import (
     sentences_of,
     validate_text,
 )
-from rag.cli import main
+from rag.answer.judgement import Judgement, QuotedSpan
+from rag.app.cli import main
+from rag.app.ui import check_result, render_check, render_sources
 from rag.errors import BadQuestion, NoArticles
-from rag.filters import Filters, NoMatchingArticles
-from rag.judgement import Judgement, QuotedSpan
+from rag.search.filters import Filters, NoMatchingArticles
 from rag.types import Citation, Passage
-from rag.ui import check_result, render_check, render_sources
 
 pytestmark = pytest.mark.usefixtures("rag_env")
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag.ingest.boilerplate import LineStats
-from rag.ingest.chunk import split_sentences
-from rag.ingest.clean import CLEANER_VERSION, clean_document, detect_language, normalise_text, repair_text
+from rag.ingest.clean import CLEANER_VERSION, clean_document, normalise_text, repair_text
 from rag.ingest.load import RawDocument, read_document
 from rag.ingest.metadata import (
     article_language,
@@ -20,6 +19,8 @@ from rag.ingest.metadata import (
     site_from_url,
     word_count,
 )
+from rag.text.languages import detect_language
+from rag.text.sentences import split_sentences
 from rag.types import Article
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.cli import main
+from rag.app.cli import main
 
 pytestmark = pytest.mark.usefixtures("rag_env")
 

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from rag.answer import extractive_answer
-from rag.conflicts import find_conflict, status
-from rag.evidence import Evidence, rank_evidence
+from rag.answer.compose import extractive_answer
+from rag.answer.conflicts import find_conflict, status
+from rag.answer.evidence import Evidence, rank_evidence
 from rag.types import Answer, Passage, ScoredPassage
 
 FALLEN = "Former lawmaker Igor Mosiychuk claimed that Ukrainian troops had lost control of Pokrovsk."

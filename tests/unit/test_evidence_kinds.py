@@ -1,4 +1,4 @@
-"""Abstention and evidence choice use one judgement (rag.evidence): the four kinds of question that went
+"""Abstention and evidence choice use one judgement (rag.answer.evidence): the four kinds of question that went
 wrong (docs/answers.md, "Abstention and evidence choice"), with hand-made passages and with the seeds
 indexed by the fakes (hashing embedder)."""
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from rag.answer import NOT_FOUND_TEXT, extractive_answer
-from rag.evidence import (
+from rag.answer.compose import NOT_FOUND_TEXT, extractive_answer
+from rag.answer.evidence import (
     MIN_COVERAGE,
     Evidence,
     language_credit,
@@ -20,7 +20,7 @@ from rag.evidence import (
     rank_evidence,
     unknown_terms,
 )
-from rag.keyword import tokenize
+from rag.store.keyword import tokenize
 from rag.types import Passage, ScoredPassage
 
 pytestmark = pytest.mark.usefixtures("rag_env")

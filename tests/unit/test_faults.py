@@ -285,8 +285,8 @@ def test_other_backends_name_themselves() -> None:
 
 # --- the UI's status line -------------------------------------------------------------------------
 def test_status_line_shows_the_fault_instead_of_failing() -> None:
-    from rag.pipeline import Index
-    from rag.ui import status_line
+    from rag.app.index import Index
+    from rag.app.ui import status_line
 
     class Down:
         def status(self) -> dict[str, Any]:

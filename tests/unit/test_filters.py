@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from rag.cli import main
-from rag.filters import BadFilter, Filters, NoMatchingArticles, parse_day
+from rag.app.cli import main
+from rag.search.filters import BadFilter, Filters, NoMatchingArticles, parse_day
 
 # Three outlets, two languages, three dates and one undated record, as a JSON Lines export.
 RECORDS = [

@@ -258,16 +258,16 @@ def test_followed_link_to_a_file_without_a_suffix_is_read_as_its_link_says(
 def test_a_cleaning_bug_on_one_file_is_its_problem(
     folder: Path, tmp_path: Path, make_index: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rag.indexer
+    import rag.ingest.indexer
 
-    real = rag.indexer.clean_document
+    real = rag.ingest.indexer.clean_document
 
     def clean(doc: RawDocument, *args: Any) -> Any:
         if doc.path.name == "good.txt":
             raise RecursionError("maximum recursion depth exceeded")
         return real(doc, *args)
 
-    monkeypatch.setattr(rag.indexer, "clean_document", clean)
+    monkeypatch.setattr(rag.ingest.indexer, "clean_document", clean)
     report = make_index(tmp_path / "idx").ingest(folder / "good.txt", folder / "windows.txt")
     assert [Path(p).name for p in report.new] == ["windows.txt"]
     assert [p.reason for p in report.failed] == [
@@ -278,7 +278,7 @@ def test_a_cleaning_bug_on_one_file_is_its_problem(
 def test_cli_ingest_of_a_hostile_folder_exits_0_with_one_line_each(
     folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from rag.cli import main
+    from rag.app.cli import main
 
     os.environ["RAG_EMBED__MODEL"] = "hashing"  # rag_env removes it again after the test
     assert main(["ingest", str(folder), "--index", str(tmp_path / "idx"), "--quiet"]) == 0

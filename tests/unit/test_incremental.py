@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from rag.embed import Vectors
 from rag.errors import RagError
-from rag.indexer import ledger_path, writer_lock
+from rag.ingest.indexer import ledger_path, writer_lock
 from rag.ingest.ledger import Ledger
+from rag.store.embed import Vectors
 from rag.testing import HashingEmbedder
 
 pytestmark = pytest.mark.usefixtures("rag_env")
@@ -282,7 +282,7 @@ def test_changed_cleaner_rereads_files_but_keeps_unchanged_articles(
 ) -> None:
     idx = make_index(tmp_path / "idx")
     idx.ingest(seeds)
-    monkeypatch.setattr("rag.indexer.CLEANER_VERSION", "test-next")
+    monkeypatch.setattr("rag.ingest.indexer.CLEANER_VERSION", "test-next")
     report = idx.ingest(seeds)
     assert len(report.unchanged) == 5 and report.passages_added == 0
 
@@ -352,7 +352,7 @@ def test_crash_after_the_ledger_moved_a_location_but_before_chroma_followed(
         raise KeyboardInterrupt("killed right after the ledger transaction")
 
     with monkeypatch.context() as m:
-        m.setattr("rag.indexer._Ingest._follow", killed)
+        m.setattr("rag.ingest.indexer._Ingest._follow", killed)
         with pytest.raises(KeyboardInterrupt):
             idx.ingest(docs)
     reopened = make_index(tmp_path / "idx")  # opening finishes the journaled deletion
@@ -456,7 +456,7 @@ def test_changed_cleaner_keeps_a_near_duplicate_a_near_duplicate(
     write(docs, "b.txt", "Kharkiv without heat after strike\n\n" + STORY.replace("reporters", "journalists"))
     idx = make_index(tmp_path / "idx")
     idx.ingest(docs)
-    monkeypatch.setattr("rag.indexer.CLEANER_VERSION", "test-next")
+    monkeypatch.setattr("rag.ingest.indexer.CLEANER_VERSION", "test-next")
     report = idx.ingest(docs)
     assert len(idx.store.articles()) == 1
     assert not report.new and not report.updated

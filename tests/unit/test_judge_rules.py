@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from rag.answer import CitationChecker, generate_verified
-from rag.evidence import rank_evidence
-from rag.judge_pass import (
+from rag.answer.compose import CitationChecker, generate_verified
+from rag.answer.evidence import rank_evidence
+from rag.answer.judge_pass import (
     REASONS,
     JudgeVerdict,
     format_items,
@@ -19,8 +19,8 @@ from rag.judge_pass import (
     lowered,
     parse_verdicts,
 )
-from rag.judgement import Judgement, QuotedSpan
-from rag.prompts import load_prompt
+from rag.answer.judgement import Judgement, QuotedSpan
+from rag.answer.prompts import load_prompt
 from rag.testing import ScriptedLLM
 from rag.testing.ollama_server import JUDGE_MARK
 from rag.types import Answer, Passage, ScoredPassage
@@ -198,7 +198,7 @@ BORDERLINE = "Igor Mosiychuk said Ukrainian soldiers had lost control of Pokrovs
 BORDERLINE_2 = "Russian forces shelled Kramatorsk overnight, damaging three apartment blocks"  # two sentences
 VERIFIED_2 = "Russian forces shelled Kramatorsk overnight"
 INVENTED = "Russian forces shelled Kramatorsk overnight, killing 40 people"  # a number no quote has
-# A kept paraphrase is marked apart from a verified quote of the same passage (rag.answer._Citer): after
+# A kept paraphrase is marked apart from a verified quote of the same passage (rag.answer.compose._Citer): after
 # VERIFIED [1], BORDERLINE (citing passage 1) is shown with a marker of its own.
 
 

@@ -1,4 +1,4 @@
-"""rag.judgement: the graded support judgement (verified / supported / removed) of a sentence against the
+"""rag.answer.judgement: the graded support judgement (verified / supported / removed) of a sentence against the
 passages it cites. Hand-made passages, no models, no index."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from rag.judgement import VERDICTS, Judgement, QuotedSpan, SupportJudge
+from rag.answer.judgement import VERDICTS, Judgement, QuotedSpan, SupportJudge
 from rag.types import Passage
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.languages import language_note, question_language
+from rag.text.languages import language_note, question_language
 from rag.types import Answer, Citation, Passage
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from rag.app.library import article_rows, index_stats, safe_name, save_uploads
+from rag.app.ui import add_uploads, library_folder, parse_auth, remove_article
 from rag.errors import BadSetting
-from rag.library import article_rows, index_stats, safe_name, save_uploads
 from rag.testing import ScriptedLLM
-from rag.ui import add_uploads, library_folder, parse_auth, remove_article
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 

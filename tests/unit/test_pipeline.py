@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import rag
-from rag.answer import NOT_FOUND_TEXT
+from rag.answer.compose import NOT_FOUND_TEXT
 from rag.errors import BadQuestion, IndexMismatch, NoArticles
 from rag.testing import ScriptedLLM
 from rag.types import Answer
@@ -296,7 +296,7 @@ def test_questions_with_control_characters_or_broken_text_are_refused(
 def test_cli_prints_a_bad_question_as_one_line(
     seeded: Callable[..., Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rag.cli import main
+    from rag.app.cli import main
 
     idx = seeded()
     monkeypatch.setenv("RAG_EMBED__MODEL", "hashing")

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-import rag.answer
-from rag.answer import answer_messages, format_passages
-from rag.prompts import load_prompt, render, template_variables
+import rag.answer.compose
+from rag.answer.compose import answer_messages, format_passages
+from rag.answer.prompts import load_prompt, render, template_variables
 from rag.types import Passage, ScoredPassage
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
@@ -60,7 +60,7 @@ def test_code_passes_exactly_the_template_variables(monkeypatch: pytest.MonkeyPa
         calls.append((name, set(values)))
         return render(name, **values)
 
-    monkeypatch.setattr(rag.answer, "render", spy)
+    monkeypatch.setattr(rag.answer.compose, "render", spy)
     messages = answer_messages("Who claims Pokrovsk has fallen?", PASSAGES)
     assert [name for name, _ in calls] == ["passage", "passage", "answer"]
     for name, passed in calls:

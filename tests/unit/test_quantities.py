@@ -1,11 +1,11 @@
-"""rag.quantities: numbers as values however a news text writes them, and when a rounded number backs
+"""rag.text.quantities: numbers as values however a news text writes them, and when a rounded number backs
 an exact one (only where the claim says it is approximate)."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.quantities import Quantity, quantities, same_quantity
+from rag.text.quantities import Quantity, quantities, same_quantity
 
 
 def values(text: str) -> list[float]:

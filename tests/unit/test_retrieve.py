@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from rag.keyword import KeywordIndex, entity_term, passage_terms, query_terms
-from rag.retrieve import asks_for_recent, by_recency, reciprocal_rank_fusion, spread_over_articles
+from rag.search.retrieve import asks_for_recent, by_recency, reciprocal_rank_fusion, spread_over_articles
+from rag.store.keyword import KeywordIndex, entity_term, passage_terms, query_terms
 from rag.types import Passage
 
 
@@ -116,14 +116,16 @@ def test_a_saved_keyword_index_of_another_version_is_rebuilt(
     (tmp_path / "a.txt").write_text("Mirnograd was shelled overnight, officials in the city said on Monday.")
     idx.ingest(tmp_path / "a.txt")
     assert idx.store.keyword_index().search("Myrnohrad", 5)
-    import rag.keyword
-    import rag.store
+    import rag.store.chroma
+    import rag.store.keyword
 
-    monkeypatch.setattr(rag.store, "keyword_version", lambda: "another")
+    monkeypatch.setattr(rag.store.chroma, "keyword_version", lambda: "another")
     built: list[int] = []
-    real_build = rag.keyword.KeywordIndex.build
+    real_build = rag.store.keyword.KeywordIndex.build
     monkeypatch.setattr(
-        rag.store.KeywordIndex, "build", classmethod(lambda cls, ids, texts: built.append(1) or real_build(ids, texts))
+        rag.store.chroma.KeywordIndex,
+        "build",
+        classmethod(lambda cls, ids, texts: built.append(1) or real_build(ids, texts)),
     )
     reopened = make_index(tmp_path / "idx")
     assert reopened.store.keyword_index().search("Myrnohrad", 5) and built == [1]
@@ -169,7 +171,7 @@ def test_a_manifest_file_behind_chroma_is_repaired_on_open(tmp_path: Path, make_
 
 
 def test_a_question_quoting_a_passage_gives_keyword_search_the_dense_weight() -> None:
-    from rag.retrieve import quotes_passage
+    from rag.search.retrieve import quotes_passage
 
     text = "Hillary Clinton's team avoided taking her to the emergency room after her medical scare on Sunday."
     assert quotes_passage("Who said that Clinton's team avoided taking her to the emergency room?", text, 6, 0.8)

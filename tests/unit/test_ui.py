@@ -7,10 +7,8 @@ from typing import Any
 
 import pytest
 
-from rag.config import Settings
-from rag.pipeline import Index
-from rag.types import Answer, Citation, Claim, Passage, ScoredPassage
-from rag.ui import (
+from rag.app.index import Index
+from rag.app.ui import (
     SOURCES_PLACEHOLDER,
     Messages,
     Session,
@@ -25,6 +23,8 @@ from rag.ui import (
     render_status,
     respond,
 )
+from rag.config import Settings
+from rag.types import Answer, Citation, Claim, Passage, ScoredPassage
 
 
 def _passage(n: int, **kw: object) -> Passage:

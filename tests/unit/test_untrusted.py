@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingest.chunk import split_sentences
-from rag.untrusted import has_instruction, is_instruction
+from rag.answer.untrusted import has_instruction, is_instruction
+from rag.text.sentences import split_sentences
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.variants import Entity, Variants, cyrillic_to_latin, fold, parse
+from rag.text.variants import Entity, Variants, cyrillic_to_latin, fold, parse
 
-ALIASES = Path(__file__).resolve().parents[2] / "rag" / "data" / "aliases.tsv"
+ALIASES = Path(__file__).resolve().parents[2] / "rag" / "text" / "data" / "aliases.tsv"
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def test_cyrillic_to_latin() -> None:
 
 
 def test_aliases_ship_inside_the_package() -> None:
-    resource = importlib.resources.files("rag") / "data" / "aliases.tsv"
+    resource = importlib.resources.files("rag.text") / "data" / "aliases.tsv"
     assert resource.is_file()
 
 

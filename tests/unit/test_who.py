@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from rag.attribution import extract_claims
-from rag.who import judge, parse_who_question, who_question_in
+from rag.answer.who import judge, parse_who_question, who_question_in
+from rag.claims.attribution import extract_claims
 
 POKROVSK = "Who claims Pokrovsk has fallen?"
 
