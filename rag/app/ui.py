@@ -751,9 +751,24 @@ def library_tab(index: Index, status: gr.HTML) -> None:
 
 
 # --- app -----------------------------------------------------------------------------------------
+@dataclass
+class _ChatTab:
+    """The components of the Chat tab that its listeners read and write."""
+
+    chatbot: Any
+    question: Any
+    send: Any
+    clear: Any
+    backend: Any
+    model: Any
+    k: Any
+    filters: tuple[Any, Any, Any, Any, Any]  # outlets, languages, since, until, file or folder
+    export: Any
+    sources: Any
+
+
 def build_app(index: Index) -> gr.Blocks:
     """The chat UI for `index`; launch it with `serve` (or `start` to keep the calling thread)."""
-    top_k = index.settings.retrieve.top_k
     demo: gr.Blocks
     with gr.Blocks(title="rag — ask the news", analytics_enabled=False, fill_width=True) as demo:
         gr.Markdown(
@@ -771,124 +786,141 @@ def build_app(index: Index) -> gr.Blocks:
         session = gr.State(None)
         with gr.Tabs(elem_id="tabs"):
             with gr.Tab("Chat", elem_id="tab_chat"), gr.Row(equal_height=False):
-                with gr.Column(scale=3):
-                    chatbot = gr.Chatbot(
-                        elem_id="chat",
-                        label="Conversation",
-                        height=520,
-                        latex_delimiters=[],  # news is full of '$': never typeset it as maths
-                        feedback_options=None,
-                        buttons=["copy"],
-                        placeholder="Ask about the articles, e.g. *who claims Pokrovsk has fallen?*",
-                    )
-                    with gr.Row(equal_height=True):
-                        question = gr.Textbox(
-                            elem_id="question",
-                            show_label=False,
-                            placeholder="Ask a question and press Enter",
-                            scale=6,
-                            max_lines=4,
-                            autofocus=True,
-                        )
-                        send = gr.Button("Send", variant="primary", elem_id="send", scale=1, min_width=80)
-                        clear_btn = gr.Button("Clear", elem_id="clear", variant="secondary", scale=1, min_width=80)
-                    with gr.Row():
-                        backend = gr.Dropdown(
-                            BACKENDS, value=index.settings.llm.backend, label="Backend", elem_id="backend"
-                        )
-                        model = gr.Dropdown(
-                            choices=[index.settings.llm.ollama_model],
-                            value=index.settings.llm.ollama_model,
-                            allow_custom_value=True,
-                            label="Ollama model (for the whole server)",
-                            elem_id="ollama_model",
-                        )
-                        k = gr.Slider(
-                            1, max(20, top_k), value=top_k, step=1, label="Passages retrieved (top-k)", elem_id="top_k"
-                        )
-                    with gr.Accordion("Filters", open=False, elem_id="filters"):
-                        with gr.Row():
-                            outlets = gr.Dropdown(
-                                choices=[], multiselect=True, label="Outlets", elem_id="filter_sources"
-                            )
-                            langs = gr.Dropdown(choices=[], multiselect=True, label="Languages", elem_id="filter_langs")
-                        with gr.Row():
-                            since = gr.Textbox(
-                                label="Published since", placeholder="YYYY-MM-DD", elem_id="filter_since"
-                            )
-                            until = gr.Textbox(
-                                label="Published until", placeholder="YYYY-MM-DD", elem_id="filter_until"
-                            )
-                            where = gr.Textbox(
-                                label="File or folder", placeholder="a path in the library", elem_id="filter_path"
-                            )
-                    with gr.Row():
-                        export = gr.DownloadButton(
-                            "Export the conversation (.md)", elem_id="export", variant="secondary", size="sm"
-                        )
-                with gr.Column(scale=2):
-                    gr.Markdown("### Sources")
-                    sources = gr.HTML(SOURCES_PLACEHOLDER, elem_id="sources", css_template=SOURCES_CSS, js_on_load=None)
+                chat = _chat_tab(index)
             check_tab(index)
             library_tab(index, status)
-
-        def _respond(
-            q: str,
-            h: Messages,
-            s: Session | None,
-            b: str,
-            kk: float,
-            src: list[str] | None,
-            lg: list[str] | None,
-            since_: str,
-            until_: str,
-            path: str,
-        ) -> Iterator[Update]:
-            try:
-                filters = Filters.parse(src, lg, since_ or None, until_ or None, (path or "").strip() or None)
-            except RagError as e:  # a malformed date or unknown language: say so in the conversation
-                yield [*(h or []), _error_message(str(e))], q, SOURCES_PLACEHOLDER, s or Session(index.chat())
-                return
-            yield from respond(index, q, h, s, b, kk, filters)
-
-        def _filter_choices() -> tuple[Any, Any]:
-            """Outlets and languages present in the index, read when the page loads."""
-            try:
-                return gr.update(choices=index.outlets()), gr.update(choices=index.languages())
-            except Exception:  # an empty or unreadable index: no choices, the chat says why when asked
-                return gr.update(choices=[]), gr.update(choices=[])
-
-        demo.load(_filter_choices, outputs=[outlets, langs], queue=False)
-
-        # One listener for Enter and Send, so the concurrency limit of 1 covers both.
-        answering = gr.on(
-            triggers=[question.submit, send.click],
-            fn=_respond,
-            inputs=[question, chatbot, session, backend, k, outlets, langs, since, until, where],
-            outputs=[chatbot, question, sources, session],
-            show_progress="minimal",
-            # Several users asking at once wait in one queue, so answers never interleave.
-            concurrency_id="answer",
-        )
-        # The chatbot's own trash icon must forget the follow-up history too, not just the bubbles.
-        for trigger in (clear_btn.click, chatbot.clear):
-            trigger(
-                clear, inputs=[session], outputs=[chatbot, question, sources, session], cancels=[answering], queue=False
-            ).then(lambda: None, outputs=[export], queue=False)  # nothing left to export
-        chatbot.select(show_sources, inputs=[session], outputs=[sources], queue=False)
-
-        def _models() -> Any:
-            return gr.update(choices=ollama_models(index.settings.llm) or [index.settings.llm.ollama_model])
-
-        def _use_model(name: str) -> str:
-            index.use_ollama_model(name or "")
-            return status_line(index)
-
-        demo.load(_models, outputs=[model], queue=False)
-        model.change(_use_model, inputs=[model], outputs=[status], queue=False)
-        # The download button always holds the conversation so far: one click saves it.
-        answering.then(export_conversation, inputs=[session], outputs=[export], queue=False)
+        _wire_chat(demo, index, chat, session, status)
     return demo
+
+
+def _chat_tab(index: Index) -> _ChatTab:
+    """The conversation with its question box and settings (left), the sources of the answer (right)."""
+    with gr.Column(scale=3):
+        chatbot = gr.Chatbot(
+            elem_id="chat",
+            label="Conversation",
+            height=520,
+            latex_delimiters=[],  # news is full of '$': never typeset it as maths
+            feedback_options=None,
+            buttons=["copy"],
+            placeholder="Ask about the articles, e.g. *who claims Pokrovsk has fallen?*",
+        )
+        with gr.Row(equal_height=True):
+            question = gr.Textbox(
+                elem_id="question",
+                show_label=False,
+                placeholder="Ask a question and press Enter",
+                scale=6,
+                max_lines=4,
+                autofocus=True,
+            )
+            send = gr.Button("Send", variant="primary", elem_id="send", scale=1, min_width=80)
+            clear_btn = gr.Button("Clear", elem_id="clear", variant="secondary", scale=1, min_width=80)
+        backend, model, k = _answer_settings(index)
+        filters = _filter_fields()
+        with gr.Row():
+            export = gr.DownloadButton(
+                "Export the conversation (.md)", elem_id="export", variant="secondary", size="sm"
+            )
+    with gr.Column(scale=2):
+        gr.Markdown("### Sources")
+        sources = gr.HTML(SOURCES_PLACEHOLDER, elem_id="sources", css_template=SOURCES_CSS, js_on_load=None)
+    return _ChatTab(chatbot, question, send, clear_btn, backend, model, k, filters, export, sources)
+
+
+def _answer_settings(index: Index) -> tuple[Any, Any, Any]:
+    """Backend, Ollama model and top-k, under the question box."""
+    top_k = index.settings.retrieve.top_k
+    with gr.Row():
+        backend = gr.Dropdown(BACKENDS, value=index.settings.llm.backend, label="Backend", elem_id="backend")
+        model = gr.Dropdown(
+            choices=[index.settings.llm.ollama_model],
+            value=index.settings.llm.ollama_model,
+            allow_custom_value=True,
+            label="Ollama model (for the whole server)",
+            elem_id="ollama_model",
+        )
+        k = gr.Slider(1, max(20, top_k), value=top_k, step=1, label="Passages retrieved (top-k)", elem_id="top_k")
+    return backend, model, k
+
+
+def _filter_fields() -> tuple[Any, Any, Any, Any, Any]:
+    """The Filters accordion: outlets, languages, dates, file or folder."""
+    with gr.Accordion("Filters", open=False, elem_id="filters"):
+        with gr.Row():
+            outlets = gr.Dropdown(choices=[], multiselect=True, label="Outlets", elem_id="filter_sources")
+            langs = gr.Dropdown(choices=[], multiselect=True, label="Languages", elem_id="filter_langs")
+        with gr.Row():
+            since = gr.Textbox(label="Published since", placeholder="YYYY-MM-DD", elem_id="filter_since")
+            until = gr.Textbox(label="Published until", placeholder="YYYY-MM-DD", elem_id="filter_until")
+            where = gr.Textbox(label="File or folder", placeholder="a path in the library", elem_id="filter_path")
+    return outlets, langs, since, until, where
+
+
+def _wire_chat(demo: gr.Blocks, index: Index, c: _ChatTab, session: Any, status: Any) -> None:
+    """The Chat tab's listeners: asking (one queue), clearing, showing sources, the model and export."""
+
+    def _respond(
+        q: str,
+        h: Messages,
+        s: Session | None,
+        b: str,
+        kk: float,
+        src: list[str] | None,
+        lg: list[str] | None,
+        since_: str,
+        until_: str,
+        path: str,
+    ) -> Iterator[Update]:
+        try:
+            filters = Filters.parse(src, lg, since_ or None, until_ or None, (path or "").strip() or None)
+        except RagError as e:  # a malformed date or unknown language: say so in the conversation
+            yield [*(h or []), _error_message(str(e))], q, SOURCES_PLACEHOLDER, s or Session(index.chat())
+            return
+        yield from respond(index, q, h, s, b, kk, filters)
+
+    def _filter_choices() -> tuple[Any, Any]:
+        """Outlets and languages present in the index, read when the page loads."""
+        try:
+            return gr.update(choices=index.outlets()), gr.update(choices=index.languages())
+        except Exception:  # an empty or unreadable index: no choices, the chat says why when asked
+            return gr.update(choices=[]), gr.update(choices=[])
+
+    outlets, langs = c.filters[0], c.filters[1]
+    demo.load(_filter_choices, outputs=[outlets, langs], queue=False)
+
+    # One listener for Enter and Send, so the concurrency limit of 1 covers both.
+    answering = gr.on(
+        triggers=[c.question.submit, c.send.click],
+        fn=_respond,
+        inputs=[c.question, c.chatbot, session, c.backend, c.k, *c.filters],
+        outputs=[c.chatbot, c.question, c.sources, session],
+        show_progress="minimal",
+        # Several users asking at once wait in one queue, so answers never interleave.
+        concurrency_id="answer",
+    )
+    # The chatbot's own trash icon must forget the follow-up history too, not just the bubbles.
+    for trigger in (c.clear.click, c.chatbot.clear):
+        trigger(
+            clear,
+            inputs=[session],
+            outputs=[c.chatbot, c.question, c.sources, session],
+            cancels=[answering],
+            queue=False,
+        ).then(lambda: None, outputs=[c.export], queue=False)  # nothing left to export
+    c.chatbot.select(show_sources, inputs=[session], outputs=[c.sources], queue=False)
+
+    def _models() -> Any:
+        return gr.update(choices=ollama_models(index.settings.llm) or [index.settings.llm.ollama_model])
+
+    def _use_model(name: str) -> str:
+        index.use_ollama_model(name or "")
+        return status_line(index)
+
+    demo.load(_models, outputs=[c.model], queue=False)
+    c.model.change(_use_model, inputs=[c.model], outputs=[status], queue=False)
+    # The download button always holds the conversation so far: one click saves it.
+    answering.then(export_conversation, inputs=[session], outputs=[c.export], queue=False)
 
 
 def _launch(demo: gr.Blocks, host: str, port: int, auth: Auth) -> None:
