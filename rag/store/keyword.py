@@ -13,13 +13,16 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import bm25s
 import numpy as np
 
 from rag.atomic import write_text_atomically
 from rag.text.languages import FUNCTION_WORDS
 from rag.text.variants import Variants, aliases_digest
+
+if TYPE_CHECKING:
+    from bm25s import BM25
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # Words too common to say what a passage is about: the function words language detection uses, plus
@@ -84,7 +87,7 @@ def keyword_version() -> str:
 class KeywordIndex:
     """BM25 over passage texts; `ids[i]` is the passage id of document i."""
 
-    def __init__(self, ids: list[str], bm25: bm25s.BM25 | None, name_words: set[str] | None = None) -> None:
+    def __init__(self, ids: list[str], bm25: BM25 | None, name_words: set[str] | None = None) -> None:
         self.ids = ids
         self._bm25 = bm25
         # Folded words of the names found in passages ("chasiv", "yar"): indexed under entity terms, they
@@ -98,6 +101,8 @@ class KeywordIndex:
     def build(cls, ids: Sequence[str], texts: Sequence[str]) -> KeywordIndex:
         if not ids:
             return cls([], None)
+        import bm25s  # a quarter of a second: only the paths that build or load an index pay it
+
         bm25 = bm25s.BM25()
         variants = Variants.load()
         corpus, name_words = [], set()
@@ -165,4 +170,6 @@ class KeywordIndex:
             return None
         if not meta["ids"]:
             return cls([], None)
+        import bm25s
+
         return cls(meta["ids"], bm25s.BM25.load(str(folder)), set(meta.get("name_words", [])))
