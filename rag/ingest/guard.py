@@ -13,17 +13,13 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
+from rag.ingest.formats import _one_line
 from rag.types import FileProblem
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 __all__ = ["failure", "guarded", "guarded_iter"]
-
-
-def _one_line(error: BaseException, limit: int = 160) -> str:
-    text = " ".join(str(error).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def failure(path: str, stage: str, error: BaseException) -> FileProblem:
@@ -33,7 +29,7 @@ def failure(path: str, stage: str, error: BaseException) -> FileProblem:
     elif isinstance(error, MemoryError):
         reason = f"{stage} failed: not enough memory for this file (MemoryError)"
     else:
-        detail = _one_line(error)
+        detail = _one_line(error, 160) if str(error).strip() else ""  # formats' gives the type when empty
         reason = f"{stage} failed: {type(error).__name__}" + (f": {detail}" if detail else "")
     # The traceback goes to the log (rag ingest -v, or the UI's log), the user gets the line.
     log.debug("%s of %s failed", stage, path, exc_info=error)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,21 +13,13 @@ from pathlib import Path
 import pytest
 
 import rag
+from rag.eval.reliability.kills import stored_articles
 from rag.testing import HashingEmbedder
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("rag_env")]
 
 POLNEAR = Path(__file__).resolve().parents[3] / "shared" / "eval" / "polnear" / "articles"
 N_ARTICLES = 10
-
-
-def _stored_articles(index: Path) -> int:
-    """Articles the running ingest has completed, read from its ledger without disturbing it."""
-    try:
-        with sqlite3.connect(f"file:{index / 'ledger.sqlite'}?mode=ro", uri=True, timeout=0.2) as db:
-            return int(db.execute("SELECT COUNT(*) FROM signatures").fetchone()[0])
-    except sqlite3.Error:
-        return 0
 
 
 def _ingest(folder: Path, index: Path) -> subprocess.Popen[bytes]:
@@ -42,7 +33,7 @@ def _ingest(folder: Path, index: Path) -> subprocess.Popen[bytes]:
 
 def _kill_when(proc: subprocess.Popen[bytes], index: Path, stored: int, timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
-    while _stored_articles(index) < stored and proc.poll() is None:
+    while stored_articles(index) < stored and proc.poll() is None:
         if time.monotonic() > deadline:
             proc.kill()
             pytest.fail(f"ingest did not store {stored} articles in {timeout}s")
