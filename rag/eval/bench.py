@@ -236,27 +236,6 @@ def _ingest_and_ask_rows(tmp: Path, queries: int, articles: int, records: int) -
         (f"extractive answer latency, {queries} queries", f"p50 {ms(answer, 50)} ms, p95 {ms(answer, 95)} ms"),
     ]
 
-    t0 = time.perf_counter()
-    cold = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rag.app.cli",
-            "ask",
-            "who claims Pokrovsk has fallen?",
-            "--backend",
-            "extractive",
-            "--json",
-            "--index",
-            str(index),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    rows.append(
-        ("cold `rag ask --backend extractive`", f"{time.perf_counter() - t0:.2f} s wall (exit {cold.returncode})")
-    )
     return rows
 
 
