@@ -51,3 +51,8 @@ class StoreUnavailable(RagError):
 
 class AnswerInterrupted(BackendUnavailable):
     """The LLM backend stopped in the middle of an answer, after part of it was shown."""
+
+
+class EmbedderUnavailable(RagError):
+    """The configured embedder cannot embed: its Ollama server is not reachable, the model is not pulled,
+    or it is not an embedding model."""

@@ -91,7 +91,7 @@ def embed_only(scratch: Path) -> float:
     texts = json.loads(scratch.read_text(encoding="utf-8"))
     settings = Settings()
     t0 = time.perf_counter()
-    embedder = make_embedder(settings.embed.model, settings.embed.threads)
+    embedder = make_embedder(settings.embed.model, settings.embed.threads, settings.embed)
     size = settings.embed.batch_size
     for i in range(0, len(texts), size):
         embedder.embed_passages(texts[i : i + size])

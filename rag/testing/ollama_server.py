@@ -3,8 +3,9 @@
 The stub follows the wire format in Ollama's ``docs/api.md``. Field names,
 status codes, error texts and NDJSON streaming match a real server, so an
 Ollama client that passes against the stub should also work against
-``ollama serve``. It uses only the standard library, so tests need neither a
-model nor a GPU.
+``ollama serve``. It needs no model and no GPU: replies are scripted, and
+embeddings come from the package's hashing embedder (similar wording gives
+similar vectors).
 
 Example::
 
@@ -30,6 +31,16 @@ the verdicts apart::
     with OllamaStubServer(replies=["... [1]."], judge_replies=["1: no"]) as srv:
         ...
         assert len(srv.judge_requests) == 1
+
+Embeddings: ``/api/embed`` (``{"model", "input", "truncate"}`` ->
+``{"model", "embeddings"}``, L2-normalised) and the legacy ``/api/embeddings``
+(``{"model", "prompt"}`` -> ``{"embedding"}``) answer for the models in
+``embedding_models``; another pulled model gets Ollama's 501 "this model does
+not support embeddings", one not pulled its 404::
+
+    with OllamaStubServer(embedding_models=["nomic-embed-text"]) as srv:
+        httpx.post(f"{srv.url}/api/embed", json={"model": "nomic-embed-text", "input": ["a", "b"]})
+        assert srv.embed_requests[-1]["input"] == ["a", "b"]
 """
 
 from __future__ import annotations
@@ -47,6 +58,8 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self, cast
+
+from rag.store.embed import HashingEmbedder
 
 __all__ = ["JUDGE_MARK", "OllamaStubServer", "RecordedRequest", "Replies", "is_judge_request"]
 
@@ -234,6 +247,8 @@ class _Handler(BaseHTTPRequestHandler):
             "/api/generate": self._generate,
             "/api/show": self._show,
             "/api/pull": self._pull,
+            "/api/embed": self._embed,
+            "/api/embeddings": self._embeddings,
         }
         route = routes.get(self.path)
         if route is None:
@@ -333,6 +348,70 @@ class _Handler(BaseHTTPRequestHandler):
 
         self._send_stream(parts(), drop_after=stub.drop_after)
 
+    def _embed(self, body: JSON) -> None:
+        # Ollama's EmbedHandler: the input is read first, then the model is looked up (404), an empty
+        # input answers without embedding, and a model without pooling fails in its runner (501).
+        stub = self.stub
+        model, given = body.get("model"), body.get("input")
+        if not model or not isinstance(model, str):
+            self._send_error(HTTPStatus.BAD_REQUEST, "model is required")
+            return
+        if isinstance(given, str):
+            texts = [given] if given else []
+        elif isinstance(given, list) and all(isinstance(t, str) for t in given):
+            texts = list(given)
+        elif given is None:
+            texts = []
+        else:
+            self._send_error(HTTPStatus.BAD_REQUEST, "invalid input type")
+            return
+        if not stub._knows(model):
+            self._send_error(HTTPStatus.NOT_FOUND, f'model "{model}" not found, try pulling it first')
+            return
+        failure = stub._embed_failure()
+        if failure is not None:
+            self._send_error(failure, f"stub failure injected (HTTP {failure})")
+            return
+        if not texts:
+            self._send_json(HTTPStatus.OK, {"model": model, "embeddings": []})
+            return
+        if not stub._embeds(model):
+            self._send_error(stub.not_embedding_status, "this model does not support embeddings")
+            return
+        if stub.embed_delay_s:
+            time.sleep(stub.embed_delay_s)
+        payload = {
+            "model": model,
+            "embeddings": [stub._vector(t) for t in texts],
+            "total_duration": _LOAD_NS + _PROMPT_EVAL_NS,
+            "load_duration": _LOAD_NS,
+            "prompt_eval_count": max(1, _count_words(texts)),
+        }
+        self._send_json(HTTPStatus.OK, payload)
+
+    def _embeddings(self, body: JSON) -> None:
+        # The legacy endpoint: one prompt, one "embedding", not normalised by the server; runner errors
+        # are a 500 there.
+        stub = self.stub
+        model, prompt = body.get("model"), body.get("prompt")
+        if not model or not isinstance(model, str):
+            self._send_error(HTTPStatus.BAD_REQUEST, "model is required")
+            return
+        if not stub._knows(model):
+            self._send_error(HTTPStatus.NOT_FOUND, f'model "{model}" not found, try pulling it first')
+            return
+        failure = stub._embed_failure()
+        if failure is not None:
+            self._send_error(failure, f"stub failure injected (HTTP {failure})")
+            return
+        if not prompt or not isinstance(prompt, str):
+            self._send_json(HTTPStatus.OK, {"embedding": []})
+            return
+        if not stub._embeds(model):
+            self._send_error(HTTPStatus.INTERNAL_SERVER_ERROR, "this model does not support embeddings")
+            return
+        self._send_json(HTTPStatus.OK, {"embedding": stub._vector(prompt)})
+
     def _pull(self, body: JSON) -> None:
         name = body.get("model") or body.get("name")
         if not name or not isinstance(name, str):
@@ -402,6 +481,20 @@ class OllamaStubServer:
             before the server drops the connection, leaving the chunked body
             unfinished: what a client sees when ``ollama serve`` dies while
             the model writes. None: every stream completes.
+        embedding_models: Pulled models that are embedding models (added to
+            ``models``): /api/embed and /api/embeddings answer for them, and
+            /api/show lists the "embedding" capability.
+        embedding_dim: Length of the vectors (768, as nomic-embed-text's).
+        embed_scale: Factor on every vector; not 1 makes a server that does
+            not normalise (the legacy endpoint's behaviour).
+        embed_fail_with: HTTP status that embedding requests return, with an
+            Ollama-style error body, once ``embed_fail_after`` have succeeded.
+        embed_fail_after: Embedding requests answered before ``embed_fail_with``
+            applies (0: from the first).
+        embed_delay_s: Seconds an embedding request waits before answering.
+        not_embedding_status: Status of /api/embed for a pulled model that is
+            not an embedding model: 501, what Ollama's runner answers (older
+            engines said 400).
 
     Example::
 
@@ -425,6 +518,13 @@ class OllamaStubServer:
         judge_fail_with: int | None = None,
         judge_delay_s: float = 0.0,
         drop_after: int | None = None,
+        embedding_models: Iterable[str] = (),
+        embedding_dim: int = 768,
+        embed_scale: float = 1.0,
+        embed_fail_with: int | None = None,
+        embed_fail_after: int = 0,
+        embed_delay_s: float = 0.0,
+        not_embedding_status: int = 501,
     ) -> None:
         if isinstance(models, str):
             raise TypeError("models must be an iterable of names, not str")
@@ -437,7 +537,20 @@ class OllamaStubServer:
                 raise TypeError(f"{name} must be a sequence of strings or a callable, not str")
             if not scripted:
                 raise ValueError(f"{name} must not be empty")
+        if isinstance(embedding_models, str):
+            raise TypeError("embedding_models must be an iterable of names, not str")
+        self.embedding_models: list[str] = [_qualify(m) for m in embedding_models]
         self.models: list[str] = [_qualify(m) for m in models]
+        self.models += [m for m in self.embedding_models if m not in self.models]
+        self.embedding_dim = embedding_dim
+        self.embed_scale = embed_scale
+        self.embed_fail_with = embed_fail_with
+        self.embed_fail_after = embed_fail_after
+        self.embed_delay_s = embed_delay_s
+        self.not_embedding_status = not_embedding_status
+        self._embed_calls = 0
+        self._hashing = HashingEmbedder()
+        self._hashing.dim = embedding_dim
         self.replies = replies
         self.delay_s = delay_s
         self.fail_with = fail_with
@@ -513,6 +626,21 @@ class OllamaStubServer:
             return [r for r in self.requests if r[0] == "POST" and is_judge_request(r[2])]
 
     @property
+    def embed_requests(self) -> list[JSON]:
+        """The bodies of the /api/embed calls received, oldest first."""
+        with self._lock:
+            return [r[2] for r in self.requests if r[:2] == ("POST", "/api/embed") and isinstance(r[2], dict)]
+
+    @property
+    def embedded_texts(self) -> list[str]:
+        """Every text sent to /api/embed, in order (prefixes included)."""
+        texts: list[str] = []
+        for body in self.embed_requests:
+            given = body.get("input")
+            texts += [given] if isinstance(given, str) else [t for t in given or [] if isinstance(t, str)]
+        return texts
+
+    @property
     def answer_requests(self) -> list[RecordedRequest]:
         """The /api/chat and /api/generate calls that are not judge calls, oldest first."""
         with self._lock:
@@ -537,6 +665,19 @@ class OllamaStubServer:
 
     def _knows(self, name: str) -> bool:
         return _qualify(name) in self.models
+
+    def _embeds(self, name: str) -> bool:
+        return _qualify(name) in self.embedding_models
+
+    def _embed_failure(self) -> int | None:
+        """The injected status for this embedding request (None: answer it)."""
+        with self._lock:
+            self._embed_calls += 1
+            calls = self._embed_calls
+        return self.embed_fail_with if self.embed_fail_with is not None and calls > self.embed_fail_after else None
+
+    def _vector(self, text: str) -> list[float]:
+        return [float(x) * self.embed_scale for x in self._hashing.embed_query(text)]
 
     def _add_model(self, name: str) -> None:
         with self._lock:
@@ -596,6 +737,6 @@ class OllamaStubServer:
             },
             # In Ollama's ShowResponse, "capabilities" is a top-level field and
             # not part of model_info.
-            "capabilities": ["completion"],
+            "capabilities": ["embedding"] if self._embeds(name) else ["completion"],
             "modified_at": _now(),
         }
