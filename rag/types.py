@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,6 +128,36 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class TimelinePoint:
+    """One claim of a who-claims answer placed on a timeline (built by rag.answer.timeline): when, which
+    side, who, and its source card `[n]`. `date` is the claim's own date when the text gives one, else its
+    article's (`date_from` says which); None for a claim with neither, which is listed, never dropped."""
+
+    n: int  # the citation marker of the claim: source card [n]
+    stance: str  # "claims" or "other side"
+    speaker: str
+    claim: str  # the claim's words, shortened
+    outlet: str
+    date: dt.date | None
+    date_from: str  # "claim", "article", or "" when undated
+    date_text: str = ""  # the claim's own words for when ("November 4"), "" when it gives none
+    speaker_role: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "date": self.date.isoformat() if self.date else None,
+            "date_from": self.date_from,
+            "date_text": self.date_text,
+            "stance": self.stance,
+            "speaker": self.speaker,
+            "speaker_role": self.speaker_role,
+            "claim": self.claim,
+            "outlet": self.outlet,
+        }
+
+
+@dataclass(frozen=True)
 class RemovedSentence:
     """A sentence of a model's answer that was not shown, and why (rag.answer.judgement's reasons)."""
 
@@ -163,6 +194,8 @@ class Answer:
     removed: list[RemovedSentence] = field(default_factory=list)
     # Set when the judge pass (rag.answer.judge_pass) failed or could not read its verdicts: the checker's stand.
     judge_note: str = ""
+    # A who-claims answer's claims by date and side, one point per claim (rag.answer.timeline).
+    timeline: list[TimelinePoint] = field(default_factory=list)
 
     @property
     def removed_note(self) -> str:
@@ -184,6 +217,7 @@ class Answer:
             "fallback_reason": self.fallback_reason,
             "citations": [c.to_json() for c in self.citations],
             "claims": [c.to_json() for c in self.claims],
+            "timeline": [p.to_json() for p in self.timeline],
             "query": self.query,
             "source_note": self.source_note,
             "language_note": self.language_note,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from rag.answer.compose import spoken_date
 from rag.answer.support import TermSet, content_terms, coverage
+from rag.answer.timeline import timeline_points
 from rag.claims.attribution import ExtractedClaim
 from rag.store.keyword import fold
 from rag.types import Answer, Citation, Claim, Passage, ScoredPassage
@@ -267,9 +268,11 @@ def who_answer(
         if (j.article_id, j.claim.speaker) not in speakers
     ][:MAX_OTHER_SIDE]
     text, citations, listed = _claims_text(asked, supports, counter, texts)
-    return Answer(
+    answer = Answer(
         question=question, text=text, citations=citations, claims=listed, backend="extractive", passages=passages
     )
+    answer.timeline = timeline_points(answer)  # the claims by date and side, for the chart and --json
+    return answer
 
 
 def _judged_claims(

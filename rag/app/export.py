@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rag.types import Answer
+from rag.types import Answer, TimelinePoint
 
 
 def _quote(text: str) -> str:
@@ -43,9 +43,29 @@ def answer_markdown(answer: Answer) -> str:
             when = claim.date or claim.citation.passage.published or ""
             lines.append(f"| {side} | {claim.speaker} | {claim.speaker_role} | {when} | [{claim.citation.n}] |")
         lines.append("")
+    lines += timeline_markdown(answer.timeline)
     by = f"extractive fallback ({answer.fallback_reason})" if answer.fallback_reason else answer.backend
     lines += [f"*Answered by {by}.*", ""]
     return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """Table cell text: one line, a pipe escaped so it cannot end the cell."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def timeline_markdown(points: list[TimelinePoint]) -> list[str]:
+    """The lines of a "Timeline of claims" table, oldest first, undated claims last; [] without points."""
+    if not points:
+        return []
+    lines = ["### Timeline of claims", "", "| date | stance | who | claim | source |", "|---|---|---|---|---|"]
+    for p in points:
+        when = p.date.isoformat() if p.date else "undated"
+        when += " (article date)" if p.date_from == "article" else ""
+        who = p.speaker + (f" ({p.speaker_role})" if p.speaker_role else "")
+        source = f"[{p.n}] {p.outlet}".rstrip()
+        lines.append(f"| {when} | {p.stance} | {_cell(who)} | “{_cell(p.claim)}” | {_cell(source)} |")
+    return [*lines, ""]
 
 
 def conversation_markdown(turns: list[Answer], title: str = "Conversation") -> str:

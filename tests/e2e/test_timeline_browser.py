@@ -1,0 +1,78 @@
+"""End to end: a who-claims answer in the browser shows the timeline of its claims (a Gradio ScatterPlot
+drawn as SVG, one mark per dated claim), and an ordinary answer hides it. Real embedder, the seeds plus
+one dated article, Debian's Chromium driven by Playwright (skipped when either is missing)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import rag
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+SEEDS = Path(__file__).parents[2] / "seeds"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+DATED = (
+    "Claims and Denials Over Pokrovsk\n\n"
+    "Published November 12, 2025\n\n"
+    "General Valery Gerasimov claimed on Monday that Russian forces had captured Pokrovsk after weeks of fighting.\n\n"
+    "Ukrainian military spokesman Viktor Trehubov said on Tuesday that the claim was false and that Pokrovsk "
+    "remains under Ukrainian control.\n\n"
+    "Residents who left the city described heavy shelling over the past month.\n"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def app_url(tmp_path: Path) -> Iterator[str]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    ui = pytest.importorskip("rag.app.ui", reason="the UI needs gradio: pip install gradio")
+    (tmp_path / "dated").mkdir()
+    (tmp_path / "dated" / "pokrovsk_wire.txt").write_text(DATED, encoding="utf-8")
+    index = rag.Index(rag.Settings(index=tmp_path / "index", llm={"backend": "extractive"}))
+    report = index.ingest(SEEDS, tmp_path / "dated")
+    assert not report.failed, report.summary()
+    port = _free_port()
+    demo = ui.start(index, host="127.0.0.1", port=port)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+def test_who_claims_answer_draws_its_timeline(app_url: str) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    expect = sync_api.expect
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(app_url)
+            expect(page.locator("#backend input")).to_have_value("extractive", timeout=30_000)
+            page.locator("#question textarea").fill("who claims Pokrovsk has fallen?")
+            page.locator("#send").click()
+            expect(page.locator("#chat")).to_contain_text("Gerasimov", timeout=60_000)
+            timeline = page.locator("#timeline")
+            expect(timeline).to_be_visible(timeout=30_000)
+            # Vega draws one SVG path per mark (the legend's symbols are role-legend-symbol): the two dated claims (the seeds' claims are undated).
+            expect(timeline.locator("svg g.mark-symbol.role-mark path")).to_have_count(2, timeout=30_000)
+            expect(timeline).to_contain_text("Valery Gerasimov")
+            expect(page.locator("#timeline_note")).to_contain_text("Undated", timeout=30_000)
+
+            page.locator("#question textarea").fill("How many residents remain in Toretsk?")
+            page.locator("#send").click()
+            expect(page.locator("#chat")).to_contain_text("1,600", timeout=60_000)
+            expect(timeline).to_be_hidden(timeout=30_000)
+        finally:
+            browser.close()
