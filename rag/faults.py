@@ -297,6 +297,8 @@ def backend_fault(backend: str, exc: BaseException, settings: LLMSettings, start
     kind = AnswerInterrupted if started else BackendUnavailable
     instead = "or use the extractive backend (--backend extractive)"
     errors = list(chain(exc))
+    if backend == "openai":
+        return _openai_fault(errors, exc, settings, kind, started, instead)
     if backend != "ollama":
         when = " in the middle of the answer" if started else ""
         return kind(f"the {backend} backend failed{when} ({brief(exc)}): ask again, {instead}")
@@ -331,6 +333,44 @@ def backend_fault(backend: str, exc: BaseException, settings: LLMSettings, start
         f"the ollama backend failed ({brief(exc)}). {where}: is `ollama serve` running and "
         f"`ollama pull {model}` done? Or use --backend extractive."
     )
+
+
+def _openai_fault(
+    errors: list[BaseException],
+    exc: BaseException,
+    settings: LLMSettings,
+    kind: type[BackendUnavailable],
+    started: bool,
+    instead: str,
+) -> BackendUnavailable:
+    """The `openai` client's exceptions (it wraps httpx's) said as what the user can do."""
+    where = f"the OpenAI-compatible server at {(settings.openai_base_url or '').rstrip('/')}"
+    model = settings.openai_model or "the model"
+    names = {type(e).__name__ for e in errors}
+    status = next((getattr(e, "status_code", None) for e in errors if getattr(e, "status_code", None)), None)
+    if "APITimeoutError" in names or any(isinstance(e, httpx.TimeoutException) for e in errors):
+        return kind(
+            f"{where} did not answer within {settings.openai_timeout_s:g} s: ask again, raise "
+            f"RAG_LLM__OPENAI_TIMEOUT_S, {instead}"
+        )
+    transport = next((e for e in errors if isinstance(e, httpx.TransportError)), None)
+    if isinstance(transport, httpx.ConnectError) or ("APIConnectionError" in names and transport is None):
+        cause = brief(transport) if transport is not None else brief(exc)
+        return kind(f"{where} is not reachable ({cause}): start it, or fix RAG_LLM__OPENAI_BASE_URL, {instead}")
+    if transport is not None:
+        when = "in the middle of the answer" if started else "before answering"
+        return kind(f"{where} stopped {when} ({brief(transport)}): start it again and ask again, {instead}")
+    if status in (401, 403):
+        return kind(f"{where} refused the API key (HTTP {status}): set RAG_LLM__OPENAI_API_KEY, {instead}")
+    if status == 404:
+        return kind(
+            f"model '{model}' is not loaded on {where} (HTTP 404): load it there or set RAG_LLM__OPENAI_MODEL "
+            f"to one it lists (`rag status`), {instead}"
+        )
+    if status is not None:
+        return kind(f"{where} answered with an error (HTTP {status}: {brief(exc)}): ask again, {instead}")
+    when = " in the middle of the answer" if started else ""
+    return kind(f"the openai backend failed{when} ({brief(exc)}): ask again, {instead}")
 
 
 def _ollama_response_error() -> tuple[type[Exception], ...]:

@@ -183,10 +183,11 @@ def is_ollama(llm: LLM) -> bool:
 
 
 def judge_pass_enabled(setting: str, backend: str, llm: LLM | None) -> bool:
-    """`llm.judge_pass`: 'on' for any model that writes, 'off', or 'auto': on when the writer is an Ollama
-    model (the bundled tiny GGUF model misjudges more than it catches, and extractive writes nothing)."""
+    """`llm.judge_pass`: 'on' for any model that writes, 'off', or 'auto': on when the writer is a served
+    model, Ollama's or an OpenAI-compatible server's (the bundled tiny GGUF model misjudges more than it
+    catches, and extractive writes nothing)."""
     if setting not in JUDGE_SETTINGS:
         raise ValueError(f"judge_pass must be one of {', '.join(JUDGE_SETTINGS)}, not {setting!r}")
     if backend == "extractive" or llm is None or setting == "off":
         return False
-    return setting == "on" or backend == "ollama" or is_ollama(llm)
+    return setting == "on" or backend in ("ollama", "openai") or is_ollama(llm)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from rag.config import BACKEND_NAMES
 from rag.errors import AnswerInterrupted, RagError
 from rag.search.filters import Filters
 from rag.types import Answer
@@ -19,7 +20,7 @@ from rag.types import Answer
 if TYPE_CHECKING:
     from rag.answer.check import CheckedSentence
 
-BACKENDS = ["auto", "ollama", "llamacpp", "extractive"]
+BACKENDS = list(BACKEND_NAMES)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -86,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--auth",
         default=os.environ.get("RAG_AUTH"),
         help="ask for a login: USER:PASSWORD, or a file of USER:PASSWORD lines (default: $RAG_AUTH)",
+    )
+    p.add_argument(
+        "--mcp",
+        action="store_true",
+        help="also serve search, ask and check as MCP tools for other assistants, at /gradio_api/mcp/ "
+        "(same login; without one, 127.0.0.1 only)",
     )
 
     p = sub.add_parser("status", help="index counts, manifest, available backends")
@@ -267,9 +274,13 @@ def _serve(args: argparse.Namespace) -> int:
     from rag.app.ui import parse_auth, serve
 
     auth = parse_auth(args.auth)  # a bad value fails here, before the index is opened
+    if args.mcp:
+        from rag.app.mcp import require_login
+
+        require_login(args.host, auth)  # MCP on another host without a login: refused, not warned about
     if auth is None and args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: serving on {args.host} without a login; set RAG_AUTH=user:password", file=sys.stderr)
-    serve(_open(args), host=args.host, port=args.port, auth=auth)
+    serve(_open(args), host=args.host, port=args.port, auth=auth, mcp=args.mcp)
     return 0
 
 
@@ -326,6 +337,23 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _embedder_lines(e: dict[str, Any]) -> list[str]:
+    """Which embedder the index uses and which is configured, then the Ollama embedding option."""
+    if not e:
+        return []
+    built, configured = e.get("index"), e.get("configured")
+    if built is None:
+        lines = [f"embedder: {configured} (configured; the first ingest records it in the index)"]
+    elif built == configured:
+        lines = [f"embedder: {built} (the index is built with it, and it is the one configured)"]
+    else:
+        lines = [f"embedder: the index is built with {built}; configured: {configured}"]
+    ollama = e.get("ollama")
+    if ollama:
+        lines.append(f"  ollama embeddings {'yes' if ollama['available'] else 'no ':<4} {ollama['detail']}")
+    return lines
+
+
 def _render_status(s: dict[str, Any]) -> str:
     m = s["manifest"]
     lines = [
@@ -336,7 +364,8 @@ def _render_status(s: dict[str, Any]) -> str:
             s["ledger"].get("files", 0), s["ledger"].get("inputs_copy", 0), s["ledger"].get("inputs_near", 0)
         ),
         f"built with: {json.dumps(m.get('identity', {}))}",
-        f"default backend: {s['default_backend']}",
+        *_embedder_lines(s.get("embedder") or {}),
+        f"default backend: {s['default_backend']} (auto → {s.get('auto_backend', '?')})",
         "backends:",
     ]
     for name, b in s["backends"].items():

@@ -3,6 +3,7 @@ Python API and the tests all go through it."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -16,12 +17,12 @@ from rag.answer.compose import abstention, extractive_answer, generate_verified,
 from rag.answer.evidence import rank_evidence, unknown_terms
 from rag.answer.judge_pass import judge_pass_enabled
 from rag.answer.judgement import SupportJudge
-from rag.answer.llm import backend_statuses, make_llm, resolve_backend
+from rag.answer.llm import auto_choice, backend_statuses, make_llm, resolve_backend
 from rag.answer.who import claims_behind, who_answer, who_question_in
 from rag.app.chat import Chat
 from rag.app.stream import AnswerStream
 from rag.config import Settings
-from rag.errors import BadQuestion, IndexWriteFailed, NoArticles, RagError, StoreUnavailable
+from rag.errors import BadQuestion, EmbedderUnavailable, IndexWriteFailed, NoArticles, RagError, StoreUnavailable
 from rag.faults import WRITES, Doing, Place, backend_fault, translated
 from rag.ingest.indexer import ingest_paths, is_stale, ledger_path, recover, remove, writer_lock
 from rag.ingest.ledger import Location, existing_ledger
@@ -29,6 +30,7 @@ from rag.search.filters import Filters
 from rag.search.retrieve import HybridRetriever
 from rag.store.chroma import Store
 from rag.store.embed import Embedder, LazyEmbedder
+from rag.store.ollama_embed import ollama_embed_status
 from rag.text.languages import language_note
 from rag.types import Answer, Citation, IngestReport, Passage, ScoredPassage
 
@@ -49,7 +51,7 @@ class Index:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None, language_model: LLM | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or LazyEmbedder(settings.embed.model, settings.embed.threads)
+        self.embedder = embedder or LazyEmbedder(settings.embed.model, settings.embed.threads, settings.embed)
         self.store = Store(settings, self.embedder.name)
         self.retriever = HybridRetriever(self.store, self.embedder, settings.retrieve)
         self._injected_llm = language_model
@@ -112,22 +114,37 @@ class Index:
         `include`/`exclude`: glob patterns on paths inside the folders (e.g. "*.html", "drafts/*").
         `prune`: also remove articles whose files are gone. `stdin`: (name, bytes) of piped-in text.
         `follow_links`: read symbolic links whose target lies outside the folder (skipped otherwise).
-        Raises DiskFull, IndexReadOnly or StoreUnavailable (one line each) when storing fails: what was
+        Raises DiskFull, IndexReadOnly or StoreUnavailable (one line each) when storing fails, and
+        EmbedderUnavailable when the embedder cannot embed (its Ollama server is down, say): what was
         stored before is kept, and running the same ingest again finishes it.
         """
-        with self._storage("ingest"):
-            return ingest_paths(
-                paths,
-                self.store,
-                self.embedder,
-                self.settings,
-                progress=progress,
-                include=include,
-                exclude=exclude,
-                prune=prune,
-                stdin=stdin,
-                follow_links=follow_links,
-            )
+        try:
+            with self._storage("ingest"):
+                return ingest_paths(
+                    paths,
+                    self.store,
+                    self.embedder,
+                    self.settings,
+                    progress=progress,
+                    include=include,
+                    exclude=exclude,
+                    prune=prune,
+                    stdin=stdin,
+                    follow_links=follow_links,
+                )
+        except EmbedderUnavailable as e:
+            self._settle_failed_ingest()
+            raise EmbedderUnavailable(f"{e}; then run the same command again (nothing indexed before is lost)") from e
+
+    def _settle_failed_ingest(self) -> None:
+        """The embedder failed in the middle of an ingest, with the store sound: do now what the next open
+        would, delete the articles left half-written and commit, so the questions asked meanwhile see
+        whole articles only (and the keyword index is saved again)."""
+        with contextlib.suppress(RagError), self._storage("ingest"), writer_lock(self.settings):
+            with existing_ledger(ledger_path(self.settings)) as ledger:
+                if ledger is not None:
+                    recover(self.store, ledger)
+            self.store.commit()
 
     def remove(self, *targets: str | Path) -> IngestReport:
         """Remove articles by file, folder (files present or not), location (FILE#KEY) or article id."""
@@ -182,13 +199,13 @@ class Index:
         return resolve_backend(self.settings.llm, backend)
 
     def condense_model(self, backend: str | None) -> LLM | None:
-        """The model that rewrites follow-ups for this backend: Ollama's or one passed in, not the tiny
-        bundled model (its rewrites are often wrong) and none for the extractive backend."""
+        """The model that rewrites follow-ups for this backend: a served one (Ollama, OpenAI-compatible) or
+        one passed in, not the tiny bundled model (its rewrites are often wrong) and none for extractive."""
         try:
             name = self.backend_for(backend)
         except RagError:
             return None
-        return self._llm(name) if name == "ollama" or name.startswith("custom:") else None
+        return self._llm(name) if name in ("ollama", "openai") or name.startswith("custom:") else None
 
     def use_ollama_model(self, name: str) -> None:
         """Answer with another Ollama model from now on (for everyone using this Index)."""
@@ -196,6 +213,13 @@ class Index:
         if name and name != self.settings.llm.ollama_model:
             self.settings.llm.ollama_model = name
             self._llms.pop("ollama", None)
+
+    def use_openai_model(self, name: str) -> None:
+        """Answer with another model of the OpenAI-compatible server from now on (for everyone)."""
+        name = name.strip()
+        if name and name != self.settings.llm.openai_model:
+            self.settings.llm.openai_model = name
+            self._llms.pop("openai", None)
 
     def _llm(self, backend: str) -> LLM:
         if self._injected_llm is not None:
@@ -228,7 +252,7 @@ class Index:
     ) -> Answer:
         """Answer `question` from the indexed articles, with verified citations.
 
-        `backend`: 'auto' (default setting), 'ollama', 'llamacpp' or 'extractive'.
+        `backend`: 'auto' (default setting), 'ollama', 'openai', 'llamacpp' or 'extractive'.
         `filters`: search only some articles, e.g. `Filters.parse(sources="CNN", since="2025-11")`; raises
         NoMatchingArticles when no article passes them.
         """
@@ -411,9 +435,10 @@ class Index:
 
     # --- status ---------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        """Counts, manifest, and which answer backends are available (and why not)."""
+        """Counts, manifest, the embedder, and which answer backends are available (and why not)."""
         with self._storage("status"):
             passages, ledger, manifest = self.store.count(), self._ledger_counts(), self.store.manifest()
+        backends = backend_statuses(self.settings.llm)
         return {
             "index": str(self.settings.index),
             "chroma": self.settings.chroma_url or f"embedded ({self.settings.index / 'chroma'})",
@@ -421,9 +446,21 @@ class Index:
             "ledger": ledger,
             "manifest": manifest,
             "backends": {
-                s.name: {"available": s.available, "detail": s.detail} for s in backend_statuses(self.settings.llm)
+                s.name: {"available": s.available, "detail": s.detail, "in_auto": s.in_auto} for s in backends
             },
             "default_backend": self.settings.llm.backend,
+            "auto_backend": auto_choice(backends),
+            "embedder": self._embedder_status(manifest),
+        }
+
+    def _embedder_status(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """The embedder the index was built with (None: nothing stored yet), the one configured, and
+        the Ollama embedding option (reachable? the model pulled?)."""
+        ollama = ollama_embed_status(self.settings.embed)
+        return {
+            "index": (manifest.get("identity") or {}).get("embedder"),
+            "configured": self.embedder.name,
+            "ollama": {"available": ollama.available, "detail": ollama.detail},
         }
 
 

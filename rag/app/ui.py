@@ -14,9 +14,9 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Gradio reads this when a Blocks is built; set it first so no usage report ever leaves the machine.
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -25,20 +25,25 @@ import gradio as gr
 
 from rag.answer.check import MAX_CHECK_CHARS, VERDICT_LABELS, CheckedSentence, count_line
 from rag.answer.judgement import QuotedSpan
-from rag.answer.llm import ollama_models
+from rag.answer.llm import ollama_models, openai_models
+from rag.answer.timeline import CLAIMS, OTHER_SIDE, split_undated
 from rag.app.chat import Chat
 from rag.app.index import Index
 from rag.app.library import ARTICLE_COLUMNS, article_rows, delete_uploaded, index_stats, save_uploads
+from rag.config import BACKEND_NAMES
 from rag.errors import BadSetting, RagError
 from rag.faults import Place, translated
 from rag.ingest.load import SUPPORTED_SUFFIXES
 from rag.search.filters import Filters
 from rag.text.languages import language_name
-from rag.types import Answer, Citation, Passage
+from rag.types import Answer, Citation, Passage, TimelinePoint
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ["auto", "ollama", "llamacpp", "extractive"]
+BACKENDS = list(BACKEND_NAMES)
 FULL_ARTICLE_CHARS = 60_000  # of an article shown in full under a source card (longer: a window around the quote)
 EXCERPT_CHARS = 320  # of a closest passage shown after an abstention: enough to judge it, short enough to scan
 SOURCES_PLACEHOLDER = (
@@ -61,6 +66,7 @@ SOURCES_CSS = """
 .rag-sources mark.rag-quote { background: var(--color-accent-soft, #fde68a); color: inherit; padding: 0 1px; }
 .rag-sources .rag-passage { margin: 0.45rem 0 0 0; }
 .rag-sources li.rag-flash { outline: 3px solid var(--color-accent); transition: outline 0.2s; }
+.rag-sources li.rag-picked { outline: 2px dashed var(--color-accent); }
 .rag-sources details.rag-full { margin-top: 0.4rem; }
 .rag-sources details.rag-full summary { cursor: pointer; color: var(--color-accent); font-size: 0.9em; }
 .rag-sources .rag-article {
@@ -379,7 +385,9 @@ def render_status(status: dict[str, Any]) -> str:
     articles = manifest.get("articles")
     counts = f"{articles:,} articles, " if isinstance(articles, int) else ""
     backends = status.get("backends") or {}
-    auto = next((name for name, b in backends.items() if b.get("available")), "extractive")
+    auto = status.get("auto_backend") or next((n for n, b in backends.items() if b.get("available")), "extractive")
+    used = (status.get("embedder") or {}).get("index") or (status.get("embedder") or {}).get("configured")
+    embedder = f" · embedder <b>{_e(used)}</b>" if used else ""
     marks = [
         f'<span class="rag-ok">✓ {_e(name)}</span>'
         if b.get("available")
@@ -389,6 +397,7 @@ def render_status(status: dict[str, Any]) -> str:
     return (
         f'<div class="rag-status"><div><b>Index</b> {_e(status.get("index", ""))}: '
         f"{counts}{status.get('passages', 0):,} passages"
+        f"{embedder}"
         f" · default backend <b>{_e(status.get('default_backend', 'auto'))}</b> (auto → {_e(auto)})</div>"
         f'<div class="rag-backends">{" · ".join(marks)}</div></div>'
     )
@@ -594,6 +603,171 @@ def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
     return pairs
 
 
+# --- timeline of claims (a who-claims answer's claims by date and side) -------------------------
+TIMELINE_COLORS = {CLAIMS: "#2563eb", OTHER_SIDE: "#dc2626"}
+TIMELINE_HELP = (
+    "**Timeline of claims:** one mark per claim, on the date it gives or else its article's date; "
+    "each row is a source card. Hover a mark for its words; drag across dates to outline those claims' "
+    "source cards."
+)
+# After a drag on the plot: the first outlined source card scrolled into view.
+SCROLL_TO_PICKED_JS = """() => {
+  const card = document.querySelector("#sources li.rag-picked");
+  if (card) card.scrollIntoView({behavior: "smooth", block: "nearest"});
+}"""
+
+
+def _timeline_row_label(p: TimelinePoint, width: int) -> str:
+    """'[2] Igor Mosiychuk': the y-axis names each mark's source card (padded, so [10] sorts after [9])."""
+    return f"[{p.n:>{width}}] {p.speaker}"
+
+
+def timeline_frame(points: Sequence[TimelinePoint]) -> pd.DataFrame:
+    """The dated points as the plot's rows: x = date, y = source card and speaker, colour = side; the
+    claim's words, outlet and where its date comes from for the tooltip."""
+    import pandas as pd  # comes with gradio
+
+    dated, _ = split_undated(list(points))
+    width = len(str(max((p.n for p in dated), default=1)))
+    rows = [
+        {
+            "date": p.date,
+            "source card": _timeline_row_label(p, width),
+            "side": p.stance,
+            "claim": p.claim,
+            "outlet": p.outlet,
+            "dated by": f"the claim (“{p.date_text}”)" if p.date_from == "claim" else "its article's date",
+        }
+        for p in dated
+    ]
+    frame = pd.DataFrame(rows, columns=["date", "source card", "side", "claim", "outlet", "dated by"])
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
+def _card_links(points: Sequence[TimelinePoint]) -> str:
+    """'[1] Unigolova, [2] Igor Mosiychuk (“November 4”)', each marker a link to its source card."""
+    return ", ".join(
+        linked_markers(as_markdown_text(f"[{p.n}]"))
+        + f" {as_markdown_text(p.speaker)}"
+        + (f" (“{as_markdown_text(p.date_text)}”)" if p.date_text else "")
+        for p in points
+    )
+
+
+def _day_seconds(day: date) -> float:
+    """A date as the plot's x value: seconds since the epoch at its midnight, UTC (pandas' naive times)."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+
+
+def timeline_view(answer: Answer | None) -> tuple[Any, Any]:
+    """(plot update, note update) for an answer: its dated claims on the plot, the undated ones listed
+    under it; both hidden for an answer without a timeline (an ordinary answer, an abstention)."""
+    points = answer.timeline if answer is not None and not answer.abstained else []
+    if not points:
+        return gr.update(visible=False, value=None), gr.update(visible=False, value="")
+    dated, undated = split_undated(points)
+    note = TIMELINE_HELP if dated else "**Timeline of claims:** no claim of this answer has a known date."
+    if undated:
+        note += f"\n\nUndated (no date in the claim or its article): {_card_links(undated)}"
+    if not dated:
+        return gr.update(visible=False, value=None), gr.update(visible=True, value=note)
+    days = [p.date for p in dated if p.date is not None]
+    rows = len({(p.n, p.speaker) for p in dated})
+    plot = gr.update(
+        visible=True,
+        value=timeline_frame(dated),
+        # A day either side, so a single date is not squeezed against the edge.
+        x_lim=[_day_seconds(min(days)) - 86_400, _day_seconds(max(days)) + 86_400],
+        height=min(120 + 28 * rows, 460),
+    )
+    return plot, gr.update(visible=True, value=note)
+
+
+def _latest_answer(session: Session | None, history: Messages | None) -> Answer | None:
+    """The answer in the conversation's last message, or None when that message is not an answer (an
+    error, a cleared conversation)."""
+    if session is None or not session.chat.turns or not history or len(history) - 1 not in session.sources:
+        return None
+    return session.chat.turns[-1]
+
+
+def show_timeline(session: Session | None, history: Messages | None) -> tuple[Any, Any]:
+    """After an answer: the timeline of its claims (hidden when it has none)."""
+    return timeline_view(_latest_answer(session, history))
+
+
+def hide_timeline() -> tuple[Any, Any]:
+    return timeline_view(None)
+
+
+def picked_points(points: Sequence[TimelinePoint], span: object) -> list[TimelinePoint]:
+    """The dated points inside a span dragged on the plot: [start, end] in seconds since the epoch
+    (what the plot's select event gives for a date axis)."""
+    if not isinstance(span, (list, tuple)) or len(span) != 2:
+        return []
+    try:
+        start, end = sorted(float(s) for s in span)
+    except (TypeError, ValueError):
+        return []
+    return [p for p in points if p.date is not None and start <= _day_seconds(p.date) <= end]
+
+
+def outline_cards(sources: str, numbers: Sequence[int]) -> str:
+    """The sources panel's HTML with source cards `numbers` outlined (class rag-picked)."""
+    for n in numbers:
+        card = f'<li class="rag-card" id="rag-src-{n}">'
+        sources = sources.replace(card, card.replace('"rag-card"', '"rag-card rag-picked"'))
+    return sources
+
+
+def pick_timeline(session: Session | None, evt: gr.SelectData) -> tuple[Any, Any]:
+    """Dragging across dates on the plot: the sources panel shows the latest answer's cards with those
+    claims' cards outlined (then scrolled to, SCROLL_TO_PICKED_JS), and the note names them."""
+    if session is None or not session.chat.turns or not session.sources:
+        return gr.skip(), gr.skip()
+    answer = session.chat.turns[-1]
+    picked = picked_points(answer.timeline, evt.index)
+    sources = outline_cards(session.sources[max(session.sources)], sorted({p.n for p in picked}))
+    _, undated = split_undated(answer.timeline)
+    note = TIMELINE_HELP + (f"\n\nPicked: {_card_links(picked)}" if picked else "\n\nNo claim in the dates picked.")
+    if undated:
+        note += f"\n\nUndated (no date in the claim or its article): {_card_links(undated)}"
+    return sources, note
+
+
+def _timeline_components() -> tuple[Any, Any]:
+    """The plot of the latest answer's claims and its note, hidden until a who-claims answer comes."""
+    plot = gr.ScatterPlot(
+        x="date",
+        y="source card",
+        color="side",
+        color_map=TIMELINE_COLORS,
+        tooltip=["claim", "outlet", "dated by"],
+        x_title="date",
+        y_title="",
+        x_axis_format="%d %b %Y",
+        label="Timeline of claims",
+        show_label=True,
+        visible=False,
+        elem_id="timeline",
+    )
+    note = gr.Markdown(visible=False, elem_id="timeline_note")
+    return plot, note
+
+
+def _wire_timeline(c: _ChatTab, session: Any, answering: Any) -> None:
+    """The timeline follows the latest answer, hides with the conversation, and a drag across its dates
+    outlines those claims' source cards. Private listeners: the app's API endpoints stay as they are."""
+    outputs = [c.timeline, c.timeline_note]
+    answering.then(show_timeline, inputs=[session, c.chatbot], outputs=outputs, queue=False, api_visibility="private")
+    for trigger in (c.clear.click, c.chatbot.clear):
+        trigger(hide_timeline, outputs=outputs, queue=False, api_visibility="private")
+    c.timeline.select(
+        pick_timeline, inputs=[session], outputs=[c.sources, c.timeline_note], queue=False, api_visibility="private"
+    ).then(None, js=SCROLL_TO_PICKED_JS, queue=False)
+
+
 # --- check tab -----------------------------------------------------------------------------------
 def check_tab(index: Index) -> None:
     """Paste a text; each sentence comes back verified, supported (a paraphrase) or removed, with its quotes."""
@@ -765,6 +939,9 @@ class _ChatTab:
     filters: tuple[Any, Any, Any, Any, Any]  # outlets, languages, since, until, file or folder
     export: Any
     sources: Any
+    openai_model: Any = None  # the OpenAI-compatible server's model (shown when one is configured)
+    timeline: Any = None  # the latest answer's claims by date (a gr.ScatterPlot), and its note
+    timeline_note: Any = None
 
 
 def build_app(index: Index) -> gr.Blocks:
@@ -816,7 +993,8 @@ def _chat_tab(index: Index) -> _ChatTab:
             )
             send = gr.Button("Send", variant="primary", elem_id="send", scale=1, min_width=80)
             clear_btn = gr.Button("Clear", elem_id="clear", variant="secondary", scale=1, min_width=80)
-        backend, model, k = _answer_settings(index)
+        timeline, timeline_note = _timeline_components()
+        backend, model, openai_model, k = _answer_settings(index)
         filters = _filter_fields()
         with gr.Row():
             export = gr.DownloadButton(
@@ -825,23 +1003,47 @@ def _chat_tab(index: Index) -> _ChatTab:
     with gr.Column(scale=2):
         gr.Markdown("### Sources")
         sources = gr.HTML(SOURCES_PLACEHOLDER, elem_id="sources", css_template=SOURCES_CSS, js_on_load=None)
-    return _ChatTab(chatbot, question, send, clear_btn, backend, model, k, filters, export, sources)
+    return _ChatTab(
+        chatbot,
+        question,
+        send,
+        clear_btn,
+        backend,
+        model,
+        k,
+        filters,
+        export,
+        sources,
+        openai_model=openai_model,
+        timeline=timeline,
+        timeline_note=timeline_note,
+    )
 
 
-def _answer_settings(index: Index) -> tuple[Any, Any, Any]:
-    """Backend, Ollama model and top-k, under the question box."""
+def _answer_settings(index: Index) -> tuple[Any, Any, Any, Any]:
+    """Backend, Ollama model, the OpenAI-compatible server's model (when one is configured) and top-k,
+    under the question box."""
+    llm = index.settings.llm
     top_k = index.settings.retrieve.top_k
     with gr.Row():
-        backend = gr.Dropdown(BACKENDS, value=index.settings.llm.backend, label="Backend", elem_id="backend")
+        backend = gr.Dropdown(BACKENDS, value=llm.backend, label="Backend", elem_id="backend")
         model = gr.Dropdown(
-            choices=[index.settings.llm.ollama_model],
-            value=index.settings.llm.ollama_model,
+            choices=[llm.ollama_model],
+            value=llm.ollama_model,
             allow_custom_value=True,
             label="Ollama model (for the whole server)",
             elem_id="ollama_model",
         )
+        openai_model = gr.Dropdown(
+            choices=[llm.openai_model] if llm.openai_model else [],
+            value=llm.openai_model,
+            allow_custom_value=True,
+            label="OpenAI-compatible server's model (for the whole server)",
+            elem_id="openai_model",
+            visible=bool(llm.openai_base_url),
+        )
         k = gr.Slider(1, max(20, top_k), value=top_k, step=1, label="Passages retrieved (top-k)", elem_id="top_k")
-    return backend, model, k
+    return backend, model, openai_model, k
 
 
 def _filter_fields() -> tuple[Any, Any, Any, Any, Any]:
@@ -917,13 +1119,31 @@ def _wire_chat(demo: gr.Blocks, index: Index, c: _ChatTab, session: Any, status:
         index.use_ollama_model(name or "")
         return status_line(index)
 
+    def _openai_models() -> Any:
+        llm = index.settings.llm
+        listed = openai_models(llm) if llm.openai_base_url else []
+        current = [llm.openai_model] if llm.openai_model else []
+        # Never pick for the user: with several listed and none configured, 'auto' passes the server by.
+        return gr.update(choices=sorted({*listed, *current}), value=llm.openai_model)
+
+    def _use_openai_model(name: str | None) -> str:
+        index.use_openai_model(name or "")
+        return status_line(index)
+
     demo.load(_models, outputs=[c.model], queue=False)
     c.model.change(_use_model, inputs=[c.model], outputs=[status], queue=False)
+    demo.load(_openai_models, outputs=[c.openai_model], queue=False)
+    c.openai_model.change(_use_openai_model, inputs=[c.openai_model], outputs=[status], queue=False)
     # The download button always holds the conversation so far: one click saves it.
     answering.then(export_conversation, inputs=[session], outputs=[c.export], queue=False)
+    _wire_timeline(c, session, answering)
 
 
-def _launch(demo: gr.Blocks, host: str, port: int, auth: Auth) -> None:
+def _launch(demo: gr.Blocks, host: str, port: int, auth: Auth, mcp: bool = False) -> None:
+    from rag.app.mcp import after_launch, launch_options
+
+    # With mcp: the tools under the UI's login (refused on another host without one); see rag/app/mcp.py.
+    options = launch_options(demo, host, auth) if mcp else {"mcp_server": False}
     # One answer at a time: a second user waits in the queue instead of sharing the model mid-answer.
     demo.queue(default_concurrency_limit=1)
     demo.launch(
@@ -933,7 +1153,6 @@ def _launch(demo: gr.Blocks, host: str, port: int, auth: Auth) -> None:
         share=False,  # explicit: overrides GRADIO_SHARE, no tunnel to gradio.live
         prevent_thread_lock=True,
         ssr_mode=False,  # no Node server
-        mcp_server=False,
         pwa=False,
         run_history=False,  # its page offers uploading runs to Hugging Face
         enable_monitoring=False,
@@ -942,21 +1161,40 @@ def _launch(demo: gr.Blocks, host: str, port: int, auth: Auth) -> None:
         max_file_size=int(demo.rag_max_upload_mb * 1024 * 1024),  # type: ignore[attr-defined]
         auth_message="Log in to the news archive (RAG_AUTH).",
         quiet=True,
+        **options,
     )
+    if mcp:
+        try:
+            after_launch(demo, auth)
+        except BaseException:
+            demo.close()
+            raise
 
 
-def start(index: Index, host: str = "127.0.0.1", port: int = 7860, auth: Auth = None) -> gr.Blocks:
-    """Launch in background threads and return the app (call `.close()` to stop it): for tests and notebooks."""
+def start(index: Index, host: str = "127.0.0.1", port: int = 7860, auth: Auth = None, mcp: bool = False) -> gr.Blocks:
+    """Launch in background threads and return the app (call `.close()` to stop it): for tests and notebooks.
+    `mcp=True` also serves `search`, `ask` and `check` as MCP tools (rag/app/mcp.py)."""
     demo = build_app(index)
+    if mcp:
+        from rag.app.mcp import add_tools
+
+        with demo:
+            add_tools(index)
     demo.rag_max_upload_mb = index.settings.ui.max_upload_mb  # type: ignore[attr-defined]
-    _launch(demo, host, port, auth)
+    _launch(demo, host, port, auth, mcp)
     return demo
 
 
-def serve(index: Index, host: str = "127.0.0.1", port: int = 7860, auth: Auth = None) -> None:
-    """Run the chat UI until interrupted (Ctrl-C). `auth=[(user, password), ...]` asks for a login."""
-    demo = start(index, host, port, auth)
+def serve(index: Index, host: str = "127.0.0.1", port: int = 7860, auth: Auth = None, mcp: bool = False) -> None:
+    """Run the chat UI until interrupted (Ctrl-C). `auth=[(user, password), ...]` asks for a login;
+    `mcp=True` also serves the archive as MCP tools."""
+    demo = start(index, host, port, auth, mcp)
     print(f"rag UI on http://{host}:{port}/ (Ctrl-C to stop)")
+    if mcp:
+        from rag.app.mcp import mcp_url
+
+        login = "HTTP Basic auth with the RAG_AUTH login" if auth else "no login: this machine only"
+        print(f"MCP tools search, ask, check on {mcp_url(host, port)} (streamable HTTP; {login})")
     try:
         demo.block_thread()
     finally:

@@ -149,10 +149,13 @@ def test_status_lists_the_backends(seeded_index_path: Path, capsys: pytest.Captu
     code, out, _ = run(capsys, "status", "--index", str(seeded_index_path))
     assert code == 0
     backends = out[out.index("backends:") :].splitlines()[1:]
-    assert [line.split()[0] for line in backends] == ["ollama", "llamacpp", "extractive"]
+    assert [line.split()[0] for line in backends[:4]] == ["ollama", "openai", "llamacpp", "extractive"]
     assert backends[0].split()[1] == "no"  # OLLAMA_HOST points at a closed port
     assert "ollama serve" in backends[0]
-    assert backends[2].split()[1] == "yes"
+    assert backends[1].split()[1] == "no" and "RAG_LLM__OPENAI_BASE_URL" in backends[1]  # not configured
+    assert backends[3].split()[1] == "yes"
+    # No server answers and no GGUF file is configured: 'auto' answers extractively, never with SmolLM2.
+    assert "default backend: auto (auto → extractive)" in out
     assert "articles: 5" in out
     assert "inputs:   5 files, 0 identical copies, 0 near-duplicates" in out
 
@@ -161,7 +164,8 @@ def test_status_json(seeded_index_path: Path, capsys: pytest.CaptureFixture[str]
     code, out, _ = run(capsys, "status", "--index", str(seeded_index_path), "--json")
     assert code == 0
     data = json.loads(out)
-    assert list(data["backends"]) == ["ollama", "llamacpp", "extractive"]
+    assert list(data["backends"]) == ["ollama", "openai", "llamacpp", "extractive"]
+    assert data["auto_backend"] == "extractive"
     assert data["backends"]["extractive"]["available"] is True
     assert data["backends"]["ollama"]["available"] is False
     assert data["manifest"]["articles"] == 5

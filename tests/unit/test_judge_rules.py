@@ -149,6 +149,7 @@ def test_a_model_error_keeps_the_verdicts_and_says_so() -> None:
     ("setting", "backend", "on"),
     [
         ("auto", "ollama", True),
+        ("auto", "openai", True),  # a served model (LM Studio, vLLM ...): as capable as Ollama's
         ("auto", "llamacpp", False),
         ("auto", "extractive", False),
         ("auto", "custom:scripted", False),

@@ -162,6 +162,9 @@ def test_status_shows_counts_and_backend_availability() -> None:
     assert "5 articles, 42 passages" in line
     assert "✗ ollama</span> (Ollama is not reachable)" in line and "✓ llamacpp" in line and "✓ extractive" in line
     assert "auto → llamacpp" in line
+    # What 'auto' picks comes from the index when it says (the bundled SmolLM2 is available but not in auto).
+    status["backends"]["llamacpp"]["in_auto"] = False
+    assert "auto → extractive" in render_status(status | {"auto_backend": "extractive"})
 
 
 def test_status_escapes_details() -> None:
