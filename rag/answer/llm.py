@@ -151,7 +151,9 @@ def openai_status(settings: LLMSettings, timeout: float | None = None) -> Backen
         return BackendStatus(
             "openai", False, f"model '{model}' is not loaded on {url} (it lists: {', '.join(listed[:8])})"
         )
-    return BackendStatus("openai", True, f"{model} at {url}")
+    others = [m for m in listed if m != model]
+    also = f" (it also lists {', '.join(others[:8])}{', ...' if len(others) > 8 else ''})" if others else ""
+    return BackendStatus("openai", True, f"{model} at {url}{also}")
 
 
 def default_gguf_path() -> Path | None:

@@ -390,6 +390,7 @@ def render_status(status: dict[str, Any]) -> str:
     embedder = f" · embedder <b>{_e(used)}</b>" if used else ""
     marks = [
         f'<span class="rag-ok">✓ {_e(name)}</span>'
+        + ("" if b.get("in_auto", True) else " (when chosen by name: 'auto' passes it by)")
         if b.get("available")
         else f'<span class="rag-off">✗ {_e(name)}</span> ({_e(b.get("detail", ""))})'
         for name, b in backends.items()
@@ -674,12 +675,16 @@ def timeline_view(answer: Answer | None) -> tuple[Any, Any]:
         return gr.update(visible=False, value=None), gr.update(visible=True, value=note)
     days = [p.date for p in dated if p.date is not None]
     rows = len({(p.n, p.speaker) for p in dated})
+    # At least a week wide, a day or more either side: no mark on the edge, and the axis ticks fall on
+    # whole days (over two or three days the chart would tick every 12 hours, each date written twice).
+    first, last = _day_seconds(min(days)), _day_seconds(max(days))
+    pad = max(86_400.0, (7 * 86_400 - (last - first)) / 2)
     plot = gr.update(
         visible=True,
         value=timeline_frame(dated),
-        # A day either side, so a single date is not squeezed against the edge.
-        x_lim=[_day_seconds(min(days)) - 86_400, _day_seconds(max(days)) + 86_400],
-        height=min(120 + 28 * rows, 460),
+        x_lim=[first - pad, last + pad],
+        # Room for the rows and the colour legend under the axis.
+        height=min(200 + 28 * rows, 520),
     )
     return plot, gr.update(visible=True, value=note)
 

@@ -45,29 +45,27 @@ not support embeddings", one not pulled its 404::
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import itertools
 import json
 import re
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self, cast
+from typing import Any, cast
 
 from rag.store.embed import HashingEmbedder
+from rag.testing.stub_http import (
+    JSON,
+    JUDGE_MARK,
+    LoopbackStub,
+    RecordedRequest,
+    Replies,
+    StubHandler,
+    is_judge_request,
+)
 
 __all__ = ["JUDGE_MARK", "OllamaStubServer", "RecordedRequest", "Replies", "is_judge_request"]
-
-JSON = dict[str, Any]
-# (method, path, parsed JSON body). The body is None for GET requests and for
-# bodies that are not valid JSON.
-RecordedRequest = tuple[str, str, Any]
-Replies = Sequence[str] | Callable[[JSON], str]
 
 _NDJSON = "application/x-ndjson"
 _JSON_CT = "application/json; charset=utf-8"
@@ -77,19 +75,6 @@ _MODEL_SIZE = 4_683_087_332
 _LOAD_NS = 1_234_567
 _PROMPT_EVAL_NS = 12_345_678
 _NS_PER_TOKEN = 20_000_000
-
-
-# A phrase of prompts/judge.md that no answer prompt holds: it tells a judge call from an answer.
-JUDGE_MARK = "does the quote state this?"
-
-
-def is_judge_request(request: Any) -> bool:
-    """Is this /api/chat or /api/generate body a judge pass's call (its prompt holds JUDGE_MARK)?"""
-    if not isinstance(request, dict):
-        return False
-    prompt = request.get("messages") or request.get("prompt") or ""
-    texts = [m.get("content") for m in prompt if isinstance(m, dict)] if isinstance(prompt, list) else [prompt]
-    return any(isinstance(t, str) and JUDGE_MARK in t for t in texts)
 
 
 def _now() -> str:
@@ -127,50 +112,17 @@ def _count_words(value: Any) -> int:
     return 0
 
 
-class _Server(ThreadingHTTPServer):
-    # Don't wait for handler threads when closing. A client with a keep-alive
-    # connection would otherwise make stop() hang.
-    block_on_close = False
-    daemon_threads = True
-    stub: OllamaStubServer
-
-
-class _Handler(BaseHTTPRequestHandler):
-    # HTTP/1.1 gives keep-alive and chunked streaming, as Go's net/http does.
-    protocol_version = "HTTP/1.1"
+class _Handler(StubHandler):
     server_version = "OllamaStub/0.1"
 
     @property
     def stub(self) -> OllamaStubServer:
-        return cast(_Server, self.server).stub
-
-    def setup(self) -> None:
-        super().setup()
-        self.stub._track(self.connection, add=True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.stub._track(self.connection, add=False)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Keep pytest output clean. Tests can inspect srv.requests instead.
-        pass
+        return cast(OllamaStubServer, self.server.stub)  # type: ignore[attr-defined]
 
     # ----------------------------------------------------------------- I/O
 
     def _send_bytes(self, status: int, body: bytes, content_type: str) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            # The client gave up waiting (a timeout test).
-            self.close_connection = True
+        self.send_body(status, body, content_type)
 
     def _send_json(self, status: int, payload: JSON) -> None:
         self._send_bytes(status, json.dumps(payload).encode(), _JSON_CT)
@@ -181,32 +133,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(status, {"error": message})
 
     def _send_stream(self, parts: Iterable[JSON], drop_after: int | None = None) -> None:
-        # Chunked encoding lets the client read each line as soon as it is
-        # sent, and keeps the connection usable for the next request.
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", _NDJSON)
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        try:
-            for i, part in enumerate(parts):
-                if drop_after is not None and i >= drop_after:
-                    self._drop()
-                    return
-                line = (json.dumps(part) + "\n").encode()
-                self.wfile.write(f"{len(line):X}\r\n".encode() + line + b"\r\n")
-                self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            # The client gave up mid-stream, for example to test cancellation.
-            self.close_connection = True
-
-    def _drop(self) -> None:
-        # What a client sees when `ollama serve` dies mid-answer: the socket
-        # closes with the chunked body unfinished (no last chunk, no "done").
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
+        # NDJSON over chunked encoding: the client reads each line as soon as it is sent.
+        self.send_chunks(_NDJSON, ((json.dumps(part) + "\n").encode() for part in parts), drop_after)
 
     def _read_body(self) -> tuple[Any, str | None]:
         length = int(self.headers.get("Content-Length") or 0)
@@ -448,7 +376,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
 
-class OllamaStubServer:
+class OllamaStubServer(LoopbackStub):
     """A local HTTP server that acts like ``ollama serve`` for tests.
 
     Args:
@@ -503,6 +431,9 @@ class OllamaStubServer:
             method, path, body = srv.requests[-1]
     """
 
+    handler = _Handler
+    thread_name = "ollama-stub"
+
     def __init__(
         self,
         models: Iterable[str] = ("qwen2.5:7b",),
@@ -528,15 +459,7 @@ class OllamaStubServer:
     ) -> None:
         if isinstance(models, str):
             raise TypeError("models must be an iterable of names, not str")
-        for name, scripted in (("replies", replies), ("judge_replies", judge_replies)):
-            if scripted is None or callable(scripted):
-                continue
-            if isinstance(scripted, str):
-                # A bare string would be used one character at a time, which
-                # is almost certainly a mistake.
-                raise TypeError(f"{name} must be a sequence of strings or a callable, not str")
-            if not scripted:
-                raise ValueError(f"{name} must not be empty")
+        super().__init__(replies, judge_replies, host, port)
         if isinstance(embedding_models, str):
             raise TypeError("embedding_models must be an iterable of names, not str")
         self.embedding_models: list[str] = [_qualify(m) for m in embedding_models]
@@ -551,73 +474,18 @@ class OllamaStubServer:
         self._embed_calls = 0
         self._hashing = HashingEmbedder()
         self._hashing.dim = embedding_dim
-        self.replies = replies
         self.delay_s = delay_s
         self.fail_with = fail_with
         self.version = version
         self.context_length = context_length
-        self.judge_replies = judge_replies
         self.judge_fail_with = judge_fail_with
         self.judge_delay_s = judge_delay_s
         self.drop_after = drop_after
-        self.requests: list[RecordedRequest] = []
-        self._host = host
-        self._port = port
-        self._lock = threading.Lock()
-        self._reply_index = itertools.count()
-        self._judge_index = itertools.count()
-        self._connections: set[socket.socket] = set()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # ----------------------------------------------------------- lifecycle
 
     @property
     def url(self) -> str:
         """Base URL for ``ollama.Client(host=...)``, e.g. ``http://127.0.0.1:54321``."""
-        if self._httpd is None:
-            raise RuntimeError("server is not running; use it as a context manager")
-        return f"http://{self._host}:{self._httpd.server_port}"
-
-    def start(self) -> Self:
-        if self._httpd is not None:
-            raise RuntimeError("server already started")
-        httpd = _Server((self._host, self._port), _Handler)
-        httpd.stub = self
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            # A short poll interval makes stop() quick, which matters when
-            # many tests each start their own stub.
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"ollama-stub:{httpd.server_address[1]}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.server_close()
-        # Close idle keep-alive connections too. Their handler threads then
-        # exit, and clients see a closed server instead of one that hangs.
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        return self.root
 
     @property
     def judge_requests(self) -> list[RecordedRequest]:
@@ -652,17 +520,6 @@ class OllamaStubServer:
 
     # ------------------------------------------- internals used by _Handler
 
-    def _record(self, method: str, path: str, body: Any) -> None:
-        with self._lock:
-            self.requests.append((method, path, body))
-
-    def _track(self, conn: socket.socket, *, add: bool) -> None:
-        with self._lock:
-            if add:
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)
-
     def _knows(self, name: str) -> bool:
         return _qualify(name) in self.models
 
@@ -683,14 +540,6 @@ class OllamaStubServer:
         with self._lock:
             if not self._knows(name):
                 self.models.append(_qualify(name))
-
-    def _next_reply(self, request: JSON, judging: bool = False) -> str:
-        replies = self.judge_replies if judging and self.judge_replies is not None else self.replies
-        if callable(replies):
-            return replies(request)
-        with self._lock:
-            index = next(self._judge_index if judging else self._reply_index)
-        return replies[min(index, len(replies) - 1)]
 
     def _details(self, name: str) -> JSON:
         arch = _architecture(name)

@@ -19,24 +19,26 @@ Judge calls (a prompt holding ``JUDGE_MARK``) can be scripted apart with ``judge
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import re
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self, cast
+from typing import Any, cast
 
-from rag.testing.ollama_server import JUDGE_MARK, RecordedRequest, is_judge_request
+from rag.testing.stub_http import (
+    JSON,
+    JUDGE_MARK,
+    LoopbackStub,
+    RecordedRequest,
+    Replies,
+    StubHandler,
+    is_judge_request,
+)
 
 __all__ = ["JUDGE_MARK", "OpenAIStubServer"]
 
-JSON = dict[str, Any]
-Replies = Sequence[str] | Callable[[JSON], str]
 _JSON_CT = "application/json"
 _CREATED = 1_764_000_000
 
@@ -46,43 +48,15 @@ def _tokens(text: str) -> list[str]:
     return [part for part in re.split(r"(?<=\S)(?=\s)", text) if part]
 
 
-class _Server(ThreadingHTTPServer):
-    block_on_close = False  # a keep-alive client must not make stop() hang
-    daemon_threads = True
-    stub: OpenAIStubServer
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(StubHandler):
     server_version = "OpenAIStub/0.1"
 
     @property
     def stub(self) -> OpenAIStubServer:
-        return cast(_Server, self.server).stub
-
-    def setup(self) -> None:
-        super().setup()
-        self.stub._track(self.connection, add=True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.stub._track(self.connection, add=False)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # tests read srv.requests
+        return cast(OpenAIStubServer, self.server.stub)  # type: ignore[attr-defined]
 
     def _send_json(self, status: int, payload: JSON) -> None:
-        body = json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", _JSON_CT)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+        self.send_body(status, json.dumps(payload).encode(), _JSON_CT)
 
     def _send_error(self, status: int, message: str, kind: str, code: str | None = None) -> None:
         # The OpenAI error object; the openai client reads error.message into its exception.
@@ -175,31 +149,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_events(events())
 
     def _send_events(self, events: Iterable[JSON]) -> None:
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        drop_after = self.stub.drop_after
-        try:
-            lines = itertools.chain((f"data: {json.dumps(e)}\n\n" for e in events), ["data: [DONE]\n\n"])
-            for i, line in enumerate(lines):
-                if drop_after is not None and i >= drop_after:
-                    # A server that dies mid-answer: the socket closes with the body unfinished.
-                    self.close_connection = True
-                    with contextlib.suppress(OSError):
-                        self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                data = line.encode()
-                self.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
-                self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+        # Server-sent events: one `data:` line per chunk, then `data: [DONE]`.
+        lines = itertools.chain((f"data: {json.dumps(e)}\n\n" for e in events), ["data: [DONE]\n\n"])
+        self.send_chunks(
+            "text/event-stream", (line.encode() for line in lines), self.stub.drop_after, Cache_Control="no-cache"
+        )
 
 
-class OpenAIStubServer:
+class OpenAIStubServer(LoopbackStub):
     """A local HTTP server that acts like an OpenAI-compatible model server for tests.
 
     Args:
@@ -213,6 +170,9 @@ class OpenAIStubServer:
         drop_after: Server-sent event lines sent before the connection drops mid-stream.
         host, port: Loopback and a free port by default.
     """
+
+    handler = _Handler
+    thread_name = "openai-stub"
 
     def __init__(
         self,
@@ -229,66 +189,22 @@ class OpenAIStubServer:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        if isinstance(models, str) or isinstance(replies, str) or isinstance(judge_replies, str):
-            raise TypeError("models and replies must be sequences of strings, not str")
+        if isinstance(models, str):
+            raise TypeError("models must be a sequence of model ids, not str")
+        super().__init__(replies, judge_replies, host, port)
         self.models = list(models)
-        self.replies = replies
         self.api_key = api_key
         self.delay_s = delay_s
         self.fail_with = fail_with
-        self.judge_replies = judge_replies
         self.judge_fail_with = judge_fail_with
         self.judge_delay_s = judge_delay_s
         self.drop_after = drop_after
-        self.requests: list[RecordedRequest] = []
-        self._host, self._port = host, port
-        self._lock = threading.Lock()
-        self._reply_index = itertools.count()
-        self._judge_index = itertools.count()
         self._ids = itertools.count(1)
-        self._connections: set[socket.socket] = set()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         """The base URL a client is given, ending in /v1 (e.g. http://127.0.0.1:54321/v1)."""
-        if self._httpd is None:
-            raise RuntimeError("server is not running; use it as a context manager")
-        return f"http://{self._host}:{self._httpd.server_port}/v1"
-
-    def start(self) -> Self:
-        if self._httpd is not None:
-            raise RuntimeError("server already started")
-        httpd = _Server((self._host, self._port), _Handler)
-        httpd.stub = self
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="openai-stub", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.server_close()
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:  # idle keep-alive connections too, so clients see a closed server
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        return f"{self.root}/v1"
 
     @property
     def chat_requests(self) -> list[RecordedRequest]:
@@ -300,19 +216,3 @@ class OpenAIStubServer:
     def judge_requests(self) -> list[RecordedRequest]:
         with self._lock:
             return [r for r in self.requests if r[1] == "/v1/chat/completions" and is_judge_request(r[2])]
-
-    def _record(self, method: str, path: str, body: Any) -> None:
-        with self._lock:
-            self.requests.append((method, path, body))
-
-    def _track(self, conn: socket.socket, *, add: bool) -> None:
-        with self._lock:
-            (self._connections.add if add else self._connections.discard)(conn)
-
-    def _next_reply(self, request: JSON, judging: bool) -> str:
-        replies = self.judge_replies if judging and self.judge_replies is not None else self.replies
-        if callable(replies):
-            return replies(request)
-        with self._lock:
-            index = next(self._judge_index if judging else self._reply_index)
-        return replies[min(index, len(replies) - 1)]

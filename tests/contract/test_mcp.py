@@ -27,6 +27,7 @@ from mcp.client.sse import sse_client  # noqa: E402
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 
 from rag.app import mcp as tools  # noqa: E402
+from rag.testing.stub_http import free_port  # noqa: E402
 
 pytestmark = pytest.mark.contract
 
@@ -37,12 +38,6 @@ TRUE = "Russian forces have entered the eastern part of Toretsk."
 FALSE = "The moon landing took place in Toretsk in 1969."
 LOGIN = ("editor", "s3cret pass")
 T = TypeVar("T")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _basic(user: str, password: str) -> dict[str, str]:
@@ -114,7 +109,7 @@ def fake_index(tmp_path_factory: pytest.TempPathFactory, hermetic: None) -> rag.
 @contextlib.contextmanager
 def _serve(index: rag.Index, auth: list[tuple[str, str]] | None = None) -> Iterator[str]:
     """The UI with its MCP tools on 127.0.0.1 and a free port: the app's address; stopped on leaving."""
-    port = _free_port()
+    port = free_port()
     demo = ui.start(index, host="127.0.0.1", port=port, auth=auth, mcp=True)
     try:
         yield f"http://127.0.0.1:{port}"
@@ -279,7 +274,7 @@ def test_a_browser_logged_in_to_the_ui_reads_the_tools_without_a_second_login(gu
 
 
 def test_no_login_means_this_machine_only(fake_index: rag.Index) -> None:
-    port = _free_port()
+    port = free_port()
     with pytest.raises(BadSetting, match="needs a login"):
         ui.start(fake_index, host="0.0.0.0", port=port, mcp=True)
     with socket.socket() as s:  # refused before anything listened

@@ -4,8 +4,6 @@ Ollama's documented wire format (rag.testing.ollama_server)."""
 from __future__ import annotations
 
 import json
-import re
-import socket
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from rag.answer.llm import ollama_status, resolve_backend
 from rag.errors import BackendUnavailable
 from rag.testing import HashingEmbedder
 from rag.testing.ollama_server import OllamaStubServer
+from rag.testing.stub_http import cite_reply, free_port
 
 pytestmark = pytest.mark.contract
 SEEDS = Path(__file__).parents[2] / "seeds"
@@ -22,29 +21,11 @@ SEEDS = Path(__file__).parents[2] / "seeds"
 QUESTION = "Did Ukrainian troops lose control of Pokrovsk?"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("idx")
     rag.open(folder, embedder=HashingEmbedder()).ingest(SEEDS)
     return folder
-
-
-def _cite(fact: str, template: str):  # type: ignore[no-untyped-def]
-    """A reply function: fills {n} with the number of the passage that contains `fact` in the prompt."""
-
-    def reply(request: dict) -> str:  # type: ignore[type-arg]
-        prompt = request["messages"][-1]["content"]
-        blocks = re.findall(r'<passage n="(\d+)"[^>]*>(.*?)</passage>', prompt, flags=re.S)
-        n = next(num for num, text in blocks if fact in text)
-        return template.format(n=n)
-
-    return reply
 
 
 def _open(folder: Path, url: str, **llm: object) -> rag.Index:
@@ -69,13 +50,13 @@ def test_auto_falls_back_when_model_is_missing(seeded: Path) -> None:
 
 
 def test_unreachable_server_says_how_to_start_it(seeded: Path) -> None:
-    idx = _open(seeded, f"http://127.0.0.1:{_free_port()}")
+    idx = _open(seeded, f"http://127.0.0.1:{free_port()}")
     with pytest.raises(BackendUnavailable, match="ollama serve"):
         idx.ask(QUESTION, backend="ollama")
 
 
 def test_streamed_answer_is_verified_and_cited(seeded: Path) -> None:
-    reply = _cite(
+    reply = cite_reply(
         "lost control of Pokrovsk",
         "Former parliamentarian Igor Mosiychuk claimed on November 4 that Ukrainian troops had already "
         "lost control of Pokrovsk [{n}]. Kyiv has surrendered to Russia [{n}].",
@@ -120,7 +101,7 @@ def test_cli_json_records_the_backend(
 ) -> None:
     from rag.app.cli import main
 
-    reply = _cite(
+    reply = cite_reply(
         "lost control of Pokrovsk",
         "Igor Mosiychuk claimed that Ukrainian troops had already lost control of Pokrovsk [{n}].",
     )

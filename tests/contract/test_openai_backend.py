@@ -6,8 +6,6 @@ API key; and the order in which 'auto' picks a backend."""
 from __future__ import annotations
 
 import json
-import re
-import socket
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from rag.errors import AnswerInterrupted, BackendUnavailable
 from rag.testing import HashingEmbedder
 from rag.testing.ollama_server import OllamaStubServer
 from rag.testing.openai_server import OpenAIStubServer
+from rag.testing.stub_http import cite_reply, free_port
 
 pytestmark = pytest.mark.contract
 SEEDS = Path(__file__).parents[2] / "seeds"
@@ -26,13 +25,7 @@ QUESTION = "Did Ukrainian troops lose control of Pokrovsk?"  # not a who-claims 
 MODEL = "qwen2.5-7b-instruct"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-NO_OLLAMA = f"http://127.0.0.1:{_free_port()}"  # nothing listens there: Ollama is "not running"
+NO_OLLAMA = f"http://127.0.0.1:{free_port()}"  # nothing listens there: Ollama is "not running"
 
 
 @pytest.fixture(scope="module")
@@ -42,19 +35,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _cite(fact: str, template: str):  # type: ignore[no-untyped-def]
-    """A reply function: fills {n} with the number of the passage in the prompt that contains `fact`."""
-
-    def reply(request: dict) -> str:  # type: ignore[type-arg]
-        prompt = request["messages"][-1]["content"]
-        blocks = re.findall(r'<passage n="(\d+)"[^>]*>(.*?)</passage>', prompt, flags=re.S)
-        n = next(num for num, text in blocks if fact in text)
-        return template.format(n=n)
-
-    return reply
-
-
-SUPPORTED = _cite(
+SUPPORTED = cite_reply(
     "lost control of Pokrovsk",
     "Former parliamentarian Igor Mosiychuk claimed on November 4 that Ukrainian troops had already "
     "lost control of Pokrovsk [{n}]. Kyiv has surrendered to Russia [{n}].",
@@ -83,7 +64,7 @@ def test_not_configured_is_off_and_auto_never_waits_for_it() -> None:
 def test_status_lists_the_servers_models() -> None:
     with OpenAIStubServer(models=[MODEL, "gemma-3-4b"]) as srv:
         status = openai_status(LLMSettings(**_llm(srv.url)))
-        assert status.available and status.detail == f"{MODEL} at {srv.url}"
+        assert status.available and status.detail == f"{MODEL} at {srv.url} (it also lists gemma-3-4b)"
         assert ("GET", "/v1/models") in [r[:2] for r in srv.requests]
         # No model configured and two listed: the user must choose; 'auto' passes the server by.
         unset = LLMSettings(ollama_host=NO_OLLAMA, openai_base_url=srv.url)
@@ -170,7 +151,7 @@ def test_server_errors_are_one_clear_line(seeded: Path) -> None:
             _open(seeded, srv.url).ask(QUESTION, backend="openai")
         assert "\n" not in str(err.value) and len(srv.chat_requests) == 1  # no silent retries
     with pytest.raises(BackendUnavailable, match="no OpenAI-compatible server answers"):
-        _open(seeded, f"http://127.0.0.1:{_free_port()}/v1").ask(QUESTION, backend="openai")
+        _open(seeded, f"http://127.0.0.1:{free_port()}/v1").ask(QUESTION, backend="openai")
 
 
 def test_server_dying_mid_answer_keeps_what_was_verified(seeded: Path) -> None:
@@ -219,7 +200,7 @@ def test_ui_model_choice_lists_the_servers_models(seeded: Path) -> None:
 
     with OpenAIStubServer(models=[MODEL, "gemma-3-4b"], replies=SUPPORTED) as srv:
         idx = _open(seeded, srv.url)
-        port = _free_port()
+        port = free_port()
         demo = ui.start(idx, port=port)
         try:
             client = Client(f"http://127.0.0.1:{port}/", verbose=False)

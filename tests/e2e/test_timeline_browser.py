@@ -4,13 +4,13 @@ one dated article, Debian's Chromium driven by Playwright (skipped when either i
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import rag
+from rag.testing.stub_http import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -27,12 +27,6 @@ DATED = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def app_url(tmp_path: Path) -> Iterator[str]:
     if not CHROMIUM.exists():
@@ -43,7 +37,7 @@ def app_url(tmp_path: Path) -> Iterator[str]:
     index = rag.Index(rag.Settings(index=tmp_path / "index", llm={"backend": "extractive"}))
     report = index.ingest(SEEDS, tmp_path / "dated")
     assert not report.failed, report.summary()
-    port = _free_port()
+    port = free_port()
     demo = ui.start(index, host="127.0.0.1", port=port)
     try:
         yield f"http://127.0.0.1:{port}/"
@@ -65,10 +59,13 @@ def test_who_claims_answer_draws_its_timeline(app_url: str) -> None:
             expect(page.locator("#chat")).to_contain_text("Gerasimov", timeout=60_000)
             timeline = page.locator("#timeline")
             expect(timeline).to_be_visible(timeout=30_000)
-            # Vega draws one SVG path per mark (the legend's symbols are role-legend-symbol): the two dated claims (the seeds' claims are undated).
+            # One SVG path per mark (legend symbols are role-legend-symbol): the two dated claims.
             expect(timeline.locator("svg g.mark-symbol.role-mark path")).to_have_count(2, timeout=30_000)
             expect(timeline).to_contain_text("Valery Gerasimov")
             expect(page.locator("#timeline_note")).to_contain_text("Undated", timeout=30_000)
+            # The README's picture of the chart, taken from the page as it is.
+            timeline.scroll_into_view_if_needed()
+            timeline.screenshot(path=str(Path(__file__).parents[2] / "docs" / "ui-timeline.png"))
 
             page.locator("#question textarea").fill("How many residents remain in Toretsk?")
             page.locator("#send").click()

@@ -4,7 +4,6 @@ screenshots in docs/ are taken by test_ui_flows.py."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from urllib.parse import urlparse
 import pytest
 
 import rag
+from rag.testing.stub_http import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -31,12 +31,6 @@ CHROMIUM_ARGS = [
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def app_url(tmp_path: Path) -> Iterator[str]:
     if not CHROMIUM.exists():
@@ -46,7 +40,7 @@ def app_url(tmp_path: Path) -> Iterator[str]:
     index = rag.Index(rag.Settings(index=tmp_path / "index", llm={"backend": "extractive"}))
     report = index.ingest(SEEDS)
     assert not report.failed, report.summary()
-    port = _free_port()
+    port = free_port()
     demo = ui.start(index, host="127.0.0.1", port=port)  # background threads (prevent_thread_lock)
     try:
         yield f"http://127.0.0.1:{port}/"

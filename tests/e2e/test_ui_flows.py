@@ -5,7 +5,6 @@ follow-ups, export, two sessions at once, and the "Check a text" tab. Saves the 
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from llama_index.core.base.llms.types import CompletionResponse, CompletionRespo
 
 import rag
 from rag.testing import ScriptedLLM
+from rag.testing.stub_http import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -56,12 +56,6 @@ def _reply(prompt: str) -> str:
     return REPLY.format(n=n)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, rag.Index]]:
     if not CHROMIUM.exists():
@@ -73,7 +67,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, rag.Ind
         language_model=SlowLLM(_reply, model_name="slow-test"),
     )
     assert not index.ingest(SEEDS).failed
-    port = _free_port()
+    port = free_port()
     demo = ui.start(index, host="127.0.0.1", port=port)
     try:
         yield f"http://127.0.0.1:{port}/", index

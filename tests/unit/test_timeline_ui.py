@@ -76,7 +76,9 @@ def test_the_plot_gets_a_who_claims_answers_dated_claims() -> None:
     assert list(frame["dated by"]) == ["the claim (“November 4”)", "its article's date"]
     assert str(frame["date"].dtype).startswith("datetime64")  # a date axis for the plot
     # A day's margin either side of the dates, in seconds (the plot's unit for a date axis).
-    assert plot["x_lim"] == [1762128000.0, 1762473600.0]
+    # 4 to 6 November, widened to a week centred on them (whole-day ticks, no mark on the edge).
+    day = 86_400.0
+    assert plot["x_lim"] == [1762214400.0 - 2.5 * day, 1762387200.0 + 2.5 * day]
     # The undated claim is listed under the plot, linked to its source card.
     undated = 'Undated (no date in the claim or its article): <a class="rag-marker" href="#rag-src-3">[3]</a> Unigolova'
     assert undated in note["value"]

@@ -164,7 +164,8 @@ def test_status_shows_counts_and_backend_availability() -> None:
     assert "auto → llamacpp" in line
     # What 'auto' picks comes from the index when it says (the bundled SmolLM2 is available but not in auto).
     status["backends"]["llamacpp"]["in_auto"] = False
-    assert "auto → extractive" in render_status(status | {"auto_backend": "extractive"})
+    line = render_status(status | {"auto_backend": "extractive"})
+    assert "auto → extractive" in line and "✓ llamacpp</span> (when chosen by name" in line
 
 
 def test_status_escapes_details() -> None:
