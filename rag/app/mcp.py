@@ -35,6 +35,7 @@ from rag.answer.check import MAX_CHECK_CHARS, CheckedSentence
 from rag.app.index import Index
 from rag.config import Backend
 from rag.errors import BadSetting, RagError
+from rag.search.filters import Filters
 from rag.types import ScoredPassage
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,14 @@ def _top_k(value: int) -> int:
     return value
 
 
+def _filters(outlets: str, languages: str, since: str, until: str) -> Filters | None:
+    """The tools' filter arguments (comma-separated outlets and language codes, YYYY[-MM[-DD]] dates) as
+    the index's Filters; None when none is given. A malformed one is the tool's error (BadFilter)."""
+    if not any(v.strip() for v in (outlets, languages, since, until)):
+        return None
+    return Filters.parse(outlets or None, languages or None, since.strip() or None, until.strip() or None)
+
+
 def add_tools(index: Index) -> None:
     """Register `search`, `ask` and `check` on the Blocks being built (call inside `with demo:`).
 
@@ -131,7 +140,9 @@ def add_tools(index: Index) -> None:
     default_k = min(index.settings.retrieve.top_k, MAX_TOP_K)
     default_backend: Backend = index.settings.llm.backend
 
-    def search(query: str, top_k: int = default_k) -> str:
+    def search(
+        query: str, top_k: int = default_k, outlets: str = "", languages: str = "", since: str = "", until: str = ""
+    ) -> str:
         """Search the offline news archive: the passages of indexed news articles that best match a
         query, best first, with the article each comes from (title, outlet, date, file). It finds
         passages; it does not answer or check anything.
@@ -139,13 +150,29 @@ def add_tools(index: Index) -> None:
         Args:
             query: words or a question to search for, in any language of the articles
             top_k: how many passages to return (1 to 50)
+            outlets: only these outlets, comma-separated (e.g. "Reuters, BBC"); empty: all
+            languages: only articles in these languages, ISO 639-1 codes comma-separated (e.g. "en, sv"); empty: all
+            since: only articles published on or after this day: YYYY-MM-DD, YYYY-MM or YYYY; empty: no limit
+            until: only articles published on or before this day: YYYY-MM-DD, YYYY-MM or YYYY; empty: no limit
 
         Returns:
             a JSON list of passages, best first, each with rank, score, title, source (the outlet), published (YYYY-MM-DD or null), language, path (the article's file, or FILE#RECORD), url, article_id, start and end (character offsets in the article) and text
         """  # noqa: E501
-        return _run("search", lambda: passage_results(index.search(query, top_k=_top_k(top_k))))
+        return _run(
+            "search",
+            lambda: passage_results(
+                index.search(query, top_k=_top_k(top_k), filters=_filters(outlets, languages, since, until))
+            ),
+        )
 
-    def ask(question: str, backend: Backend = default_backend) -> str:
+    def ask(
+        question: str,
+        backend: Backend = default_backend,
+        outlets: str = "",
+        languages: str = "",
+        since: str = "",
+        until: str = "",
+    ) -> str:
         """Answer a question from the offline news archive with verified citations: every sentence of
         the answer is quoted from, or checked against, its numbered source passages. When no article
         covers the question it abstains (abstained is true) and lists the closest passages instead of
@@ -153,12 +180,19 @@ def add_tools(index: Index) -> None:
 
         Args:
             question: the question, in plain words
-            backend: who writes the answer: auto (the first local model that can answer now: Ollama, an OpenAI-compatible server, the bundled small model; else quotes only), ollama, openai, llamacpp or extractive (quotes from the articles only, fastest)
+            backend: who writes the answer: auto (the first local model that can answer now: Ollama, an OpenAI-compatible server, a configured GGUF model; else quotes only), ollama, openai, llamacpp or extractive (quotes from the articles only, fastest)
+            outlets: only articles of these outlets, comma-separated; empty: all
+            languages: only articles in these languages, ISO 639-1 codes comma-separated; empty: all
+            since: only articles published on or after this day: YYYY-MM-DD, YYYY-MM or YYYY; empty: no limit
+            until: only articles published on or before this day: YYYY-MM-DD, YYYY-MM or YYYY; empty: no limit
 
         Returns:
             a JSON object, the shape of `rag ask --json`: text with [n] markers, citations (n, title, source, published, path, quote, start, end, verdict), abstained and abstain_reason, backend, claims (who said what), passages (what retrieval found) and timings
         """  # noqa: E501
-        return _run("ask", lambda: index.ask(question, backend=backend).to_json())
+        return _run(
+            "ask",
+            lambda: index.ask(question, backend=backend, filters=_filters(outlets, languages, since, until)).to_json(),
+        )
 
     def check(text: str) -> str:
         """Fact-check a text against the offline news archive, sentence by sentence: each sentence is

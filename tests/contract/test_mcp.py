@@ -167,6 +167,22 @@ def test_search_finds_the_article(url: str) -> None:
     assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
 
 
+def test_search_and_ask_take_the_uis_filters(url: str) -> None:
+    listed = _list_tools(url)
+    for tool in ("search", "ask"):
+        props = listed[tool].inputSchema["properties"]
+        assert {"outlets", "languages", "since", "until"} <= set(props), tool
+        assert "YYYY-MM-DD" in props["since"]["description"]
+        assert not {"outlets", "languages", "since", "until"} & set(listed[tool].inputSchema["required"])
+    swedish = _result(url, "search", {"query": "Pokrovsk", "top_k": 5, "languages": "sv"})
+    assert swedish and {h["language"] for h in swedish} == {"sv"}
+    # Every seed is undated, so a date filter leaves no article: the index's own clear error.
+    none = _call(url, "ask", {"question": QUESTION, "backend": "extractive", "since": "2030"})
+    assert none.isError and "article" in none.content[0].text
+    bad = _call(url, "search", {"query": "Toretsk", "since": "last week"})
+    assert bad.isError and "malformed date 'last week'" in bad.content[0].text
+
+
 def test_ask_answers_with_verified_citations(url: str) -> None:
     answer = _result(url, "ask", {"question": QUESTION, "backend": "extractive"})
     assert not answer["abstained"] and answer["backend"] == "extractive"
