@@ -37,3 +37,15 @@ def make_pdf(pages: Sequence[Sequence[str]], info: dict[str, str] | None = None)
     info_ref = f" /Info {len(objects)} 0 R" if info else ""
     out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{info_ref} >>\nstartxref\n{xref}\n%%EOF\n".encode()
     return bytes(out)
+
+
+# A dated wire story with a claim and its denial, each dated by weekday: the seed files carry no
+# publication date, so tests of the claims timeline add this one.
+DATED_POKROVSK_WIRE = (
+    "Claims and Denials Over Pokrovsk\n\n"
+    "Published November 12, 2025\n\n"
+    "General Valery Gerasimov claimed on Monday that Russian forces had captured Pokrovsk after weeks of fighting.\n\n"
+    "Ukrainian military spokesman Viktor Trehubov said on Tuesday that the claim was false and that Pokrovsk "
+    "remains under Ukrainian control.\n\n"
+    "Residents who left the city described heavy shelling over the past month.\n"
+)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import rag
+from rag.testing.documents import DATED_POKROVSK_WIRE
 from rag.testing.stub_http import free_port
 
 pytestmark = pytest.mark.e2e
@@ -17,14 +18,6 @@ pytestmark = pytest.mark.e2e
 CHROMIUM = Path("/usr/bin/chromium")
 SEEDS = Path(__file__).parents[2] / "seeds"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-DATED = (
-    "Claims and Denials Over Pokrovsk\n\n"
-    "Published November 12, 2025\n\n"
-    "General Valery Gerasimov claimed on Monday that Russian forces had captured Pokrovsk after weeks of fighting.\n\n"
-    "Ukrainian military spokesman Viktor Trehubov said on Tuesday that the claim was false and that Pokrovsk "
-    "remains under Ukrainian control.\n\n"
-    "Residents who left the city described heavy shelling over the past month.\n"
-)
 
 
 @pytest.fixture
@@ -33,7 +26,7 @@ def app_url(tmp_path: Path) -> Iterator[str]:
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     ui = pytest.importorskip("rag.app.ui", reason="the UI needs gradio: pip install gradio")
     (tmp_path / "dated").mkdir()
-    (tmp_path / "dated" / "pokrovsk_wire.txt").write_text(DATED, encoding="utf-8")
+    (tmp_path / "dated" / "pokrovsk_wire.txt").write_text(DATED_POKROVSK_WIRE, encoding="utf-8")
     index = rag.Index(rag.Settings(index=tmp_path / "index", llm={"backend": "extractive"}))
     report = index.ingest(SEEDS, tmp_path / "dated")
     assert not report.failed, report.summary()

