@@ -293,12 +293,7 @@ class _Handler(StubHandler):
         else:
             self._send_error(HTTPStatus.BAD_REQUEST, "invalid input type")
             return
-        if not stub._knows(model):
-            self._send_error(HTTPStatus.NOT_FOUND, f'model "{model}" not found, try pulling it first')
-            return
-        failure = stub._embed_failure()
-        if failure is not None:
-            self._send_error(failure, f"stub failure injected (HTTP {failure})")
+        if self._embedding_refused(model):
             return
         if not texts:
             self._send_json(HTTPStatus.OK, {"model": model, "embeddings": []})
@@ -317,6 +312,17 @@ class _Handler(StubHandler):
         }
         self._send_json(HTTPStatus.OK, payload)
 
+    def _embedding_refused(self, model: str) -> bool:
+        """Answers a model not pulled (404) or an injected failure, as both embedding endpoints do."""
+        if not self.stub._knows(model):
+            self._send_error(HTTPStatus.NOT_FOUND, f'model "{model}" not found, try pulling it first')
+            return True
+        failure = self.stub._embed_failure()
+        if failure is not None:
+            self._send_error(failure, f"stub failure injected (HTTP {failure})")
+            return True
+        return False
+
     def _embeddings(self, body: JSON) -> None:
         # The legacy endpoint: one prompt, one "embedding", not normalised by the server; runner errors
         # are a 500 there.
@@ -325,12 +331,7 @@ class _Handler(StubHandler):
         if not model or not isinstance(model, str):
             self._send_error(HTTPStatus.BAD_REQUEST, "model is required")
             return
-        if not stub._knows(model):
-            self._send_error(HTTPStatus.NOT_FOUND, f'model "{model}" not found, try pulling it first')
-            return
-        failure = stub._embed_failure()
-        if failure is not None:
-            self._send_error(failure, f"stub failure injected (HTTP {failure})")
+        if self._embedding_refused(model):
             return
         if not prompt or not isinstance(prompt, str):
             self._send_json(HTTPStatus.OK, {"embedding": []})
