@@ -267,6 +267,14 @@ class Settings(BaseSettings):
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+def normalise_openai_base_url(url: str | None) -> str | None:
+    """RAG_LLM__OPENAI_BASE_URL as a URL a client can call, without a trailing slash (None: not set)."""
+    url = (url or "").strip().rstrip("/")
+    if not url:
+        return None
+    return url if "://" in url else f"http://{url}"
+
+
 def normalise_ollama_host(host: str) -> str:
     """OLLAMA_HOST may be 'host:port', '0.0.0.0', or a full URL: make it a URL a client can call."""
     if "://" not in host:

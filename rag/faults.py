@@ -33,7 +33,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from rag.config import LLMSettings, Settings, normalise_ollama_host
+from rag.config import LLMSettings, Settings, normalise_ollama_host, normalise_openai_base_url
 from rag.errors import AnswerInterrupted, BackendUnavailable, DiskFull, IndexReadOnly, RagError, StoreUnavailable
 
 Doing = Literal["ingest", "remove", "open", "ask", "search", "check", "status"]
@@ -344,7 +344,7 @@ def _openai_fault(
     instead: str,
 ) -> BackendUnavailable:
     """The `openai` client's exceptions (it wraps httpx's) said as what the user can do."""
-    where = f"the OpenAI-compatible server at {(settings.openai_base_url or '').rstrip('/')}"
+    where = f"the OpenAI-compatible server at {normalise_openai_base_url(settings.openai_base_url)}"
     model = settings.openai_model or "the model"
     names = {type(e).__name__ for e in errors}
     status = next((getattr(e, "status_code", None) for e in errors if getattr(e, "status_code", None)), None)

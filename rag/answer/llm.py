@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from rag.config import BACKEND_NAMES, LLMSettings, normalise_ollama_host
+from rag.config import BACKEND_NAMES, LLMSettings, normalise_ollama_host, normalise_openai_base_url
 from rag.errors import BackendUnavailable, MissingDependency
 
 if TYPE_CHECKING:  # llama-index loads only when a model backend is made
@@ -77,14 +78,6 @@ def ollama_models(settings: LLMSettings, timeout: float | None = None) -> list[s
         return []
 
 
-def openai_base_url(settings: LLMSettings) -> str | None:
-    """The configured OpenAI-compatible base URL without a trailing slash (None: not configured)."""
-    url = (settings.openai_base_url or "").strip().rstrip("/")
-    if not url:
-        return None
-    return url if "://" in url else f"http://{url}"
-
-
 def _openai_headers(settings: LLMSettings) -> dict[str, str]:
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
     return {"Authorization": f"Bearer {key}"} if key else {}
@@ -92,7 +85,7 @@ def _openai_headers(settings: LLMSettings) -> dict[str, str]:
 
 def _listed_openai_models(settings: LLMSettings, timeout: float | None = None) -> list[str]:
     """Model ids from `GET {base}/models`; raises httpx.HTTPError or ValueError when the server cannot say."""
-    url = openai_base_url(settings)
+    url = normalise_openai_base_url(settings.openai_base_url)
     if url is None:
         return []
     r = httpx.get(
@@ -122,7 +115,7 @@ def openai_model(settings: LLMSettings, listed: list[str]) -> str | None:
 
 def openai_status(settings: LLMSettings, timeout: float | None = None) -> BackendStatus:
     """Is an OpenAI-compatible server configured, does it answer `/models`, and does it list the model?"""
-    url = openai_base_url(settings)
+    url = normalise_openai_base_url(settings.openai_base_url)
     if url is None:
         return BackendStatus(
             "openai", False, "not configured: set RAG_LLM__OPENAI_BASE_URL (e.g. http://127.0.0.1:1234/v1)"
@@ -188,14 +181,18 @@ def llamacpp_status(settings: LLMSettings) -> BackendStatus:
     return BackendStatus("llamacpp", True, str(path))
 
 
+# The backends with a model, in the order 'auto' tries them, each with its status probe.
+PROBES: dict[str, Callable[[LLMSettings], BackendStatus]] = {
+    "ollama": ollama_status,
+    "openai": openai_status,
+    "llamacpp": llamacpp_status,
+}
+EXTRACTIVE = BackendStatus("extractive", True, "no model: quotes the best evidence sentences")
+
+
 def backend_statuses(settings: LLMSettings) -> list[BackendStatus]:
     """Every backend in the order 'auto' tries them."""
-    return [
-        ollama_status(settings),
-        openai_status(settings),
-        llamacpp_status(settings),
-        BackendStatus("extractive", True, "no model: quotes the best evidence sentences"),
-    ]
+    return [*(probe(settings) for probe in PROBES.values()), EXTRACTIVE]
 
 
 def auto_choice(statuses: list[BackendStatus]) -> str:
@@ -211,15 +208,14 @@ def resolve_backend(settings: LLMSettings, requested: str | None = None) -> str:
         return wanted
     if wanted == "auto":
         # Probe lazily: an unconfigured OpenAI server or GGUF costs nothing, Ollama up means no other probe.
-        for probe in (ollama_status, openai_status, llamacpp_status):
+        for probe in PROBES.values():
             status = probe(settings)
             if status.available and status.in_auto:
                 return status.name
         return "extractive"
-    probes = {"ollama": ollama_status, "openai": openai_status, "llamacpp": llamacpp_status}
-    if wanted not in probes:
+    if wanted not in PROBES:
         raise BackendUnavailable(f"unknown backend {wanted!r}: choose {', '.join(BACKEND_NAMES)}")
-    status = probes[wanted](settings)
+    status = PROBES[wanted](settings)
     if not status.available:
         raise BackendUnavailable(f"backend '{wanted}' is unavailable: {status.detail}")
     return wanted
@@ -253,10 +249,11 @@ def _make_openai(settings: LLMSettings) -> LLM:
         from llama_index.llms.openai_like import OpenAILike
     except ImportError as e:
         raise MissingDependency("llama-index-llms-openai-like", "the OpenAI-compatible backend") from e
-    url = openai_base_url(settings)
+    url = normalise_openai_base_url(settings.openai_base_url)
     if url is None:
         raise BackendUnavailable("backend 'openai' is unavailable: set RAG_LLM__OPENAI_BASE_URL")
-    model = openai_model(settings, openai_models(settings))
+    # The server is asked what it lists only when no model is configured ('auto' has just asked it).
+    model = settings.openai_model or openai_model(settings, openai_models(settings))
     if model is None:
         raise BackendUnavailable(f"backend 'openai' is unavailable: {openai_status(settings).detail}")
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""

@@ -26,20 +26,10 @@ from rag.app.ui import (
     timeline_view,
 )
 from rag.config import Settings
+from rag.testing.documents import DATED_POKROVSK_WIRE
 from rag.types import Answer, Citation, Claim, Passage
 
 SEEDS = Path(__file__).parents[2] / "seeds"
-# A dated article with a claim and a denial, each dated by a weekday ("on Monday" in a Wednesday's paper).
-DATED = (
-    "Claims and Denials Over Pokrovsk\n\n"
-    "Published November 12, 2025\n\n"
-    "General Valery Gerasimov claimed on Monday that Russian forces had captured Pokrovsk after weeks of fighting.\n\n"
-    "Ukrainian military spokesman Viktor Trehubov said on Tuesday that the claim was false and that Pokrovsk "
-    "remains under Ukrainian control.\n\n"
-    "Residents who left the city described heavy shelling over the past month.\n"
-)
-
-
 def _citation(n: int, published: str | None) -> Citation:
     p = Passage(f"p{n}", f"a{n}", f"Passage {n}.", 0, 10, f"news/{n}.txt", f"Title {n}", "Example News", "", published)
     return Citation(n, p, f"Quote {n}.", 0, 8)
@@ -145,7 +135,7 @@ def test_a_drag_across_dates_outlines_those_claims_source_cards() -> None:
 def index(tmp_path_factory: pytest.TempPathFactory) -> Index:
     root = tmp_path_factory.mktemp("timeline-ui")
     (root / "dated").mkdir()
-    (root / "dated" / "pokrovsk_wire.txt").write_text(DATED, encoding="utf-8")
+    (root / "dated" / "pokrovsk_wire.txt").write_text(DATED_POKROVSK_WIRE, encoding="utf-8")
     idx = Index(Settings(index=root / "index", embed={"model": "hashing"}, llm={"backend": "extractive"}))
     report = idx.ingest(SEEDS, root / "dated")
     assert len(report.new) == 6, report.summary()
